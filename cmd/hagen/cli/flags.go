@@ -1,0 +1,10 @@
+package cli
+
+// Flag names, in one place so that verbs agree on spelling.
+const (
+	flagOut     = "out"
+	flagSecrets = "secrets"
+	flagTar     = "tar"
+	flagForce   = "force"
+	flagOpenAPI = "openapi"
+)
