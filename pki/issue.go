@@ -1,0 +1,544 @@
+// Package pki issues and keeps a cluster's certificate authorities, keys and
+// certificates. It is hagen's only random, stateful step: everything it
+// makes lives in the secrets file, and it re-issues a leaf only when the
+// spec asks for a different one or it nears expiry. A CA is never replaced.
+package pki
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"math/big"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudflare/cfssl/config"
+	"github.com/cloudflare/cfssl/csr"
+	cflog "github.com/cloudflare/cfssl/log"
+	"github.com/cloudflare/cfssl/signer"
+	"github.com/cloudflare/cfssl/signer/local"
+
+	"github.com/hagen/hagen/compiler/model"
+)
+
+func init() { cflog.Level = cflog.LevelFatal } // cfssl logs every signature otherwise
+
+// Backdate is how far before "now" certificates become valid, so that a
+// host whose clock lags a little still accepts them.
+const Backdate = 5 * time.Minute
+
+// Issuer creates and renews secrets. The zero value uses the real clock and
+// crypto/rand; tests inject both.
+type Issuer struct {
+	Now  func() time.Time
+	Rand io.Reader // tokens and passwords; key generation uses crypto/rand
+	// Workers bounds parallel key generation; 0 means one per CPU.
+	Workers int
+}
+
+// Reissue records a leaf that existed and was replaced, and why.
+type Reissue struct {
+	Host, Cert string
+	Reason     string
+	Restart    string // what to restart on Host afterwards
+}
+
+// Result is the outcome of Ensure.
+type Result struct {
+	Secrets  *Secrets
+	Reissued []Reissue
+	Warnings []string
+}
+
+type caMaterial struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+	mu   sync.Mutex // cfssl signers are not documented as concurrency-safe
+}
+
+func (is *Issuer) now() time.Time {
+	if is.Now != nil {
+		return is.Now().UTC().Truncate(time.Second)
+	}
+	return time.Now().UTC().Truncate(time.Second)
+}
+
+func (is *Issuer) rand() io.Reader {
+	if is.Rand != nil {
+		return is.Rand
+	}
+	return rand.Reader
+}
+
+// Ensure returns secrets that satisfy plan p, reusing old (nil for a new
+// cluster) wherever it still fits.
+func (is *Issuer) Ensure(p *model.Plan, old *Secrets) (*Result, error) {
+	now := is.now()
+	s := &Secrets{Version: FormatVersion, Cluster: p.Name, CAs: map[string]KeyPair{}, Leaves: map[string]map[string]KeyPair{}}
+	res := &Result{Secrets: s}
+	if old != nil {
+		s.ServiceAccount = old.ServiceAccount
+		s.KeepalivedAuthPass = old.KeepalivedAuthPass
+		s.BootstrapToken = old.BootstrapToken
+	}
+
+	// CAs: reuse, never regenerate. New ones are made in parallel.
+	cas := map[string]*caMaterial{}
+	var newCAs []CASpec
+	for _, spec := range CAs() {
+		if old != nil {
+			kp, ok := old.CAs[spec.Name]
+			if !ok {
+				return nil, fmt.Errorf("secrets: CA %s is missing", spec.Name)
+			}
+			m, err := parseCA(kp)
+			if err != nil {
+				return nil, fmt.Errorf("secrets: CA %s: %w", spec.Name, err)
+			}
+			cas[spec.Name], s.CAs[spec.Name] = m, kp
+			if err := checkCAExpiry(spec, m.cert, now, p.PKI, res); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		newCAs = append(newCAs, spec)
+	}
+	needSA := s.ServiceAccount.Key == ""
+	jobs := make([]func() error, 0, len(newCAs)+1)
+	made := make([]KeyPair, len(newCAs))
+	for i, spec := range newCAs {
+		jobs = append(jobs, func() error {
+			kp, err := newCA(spec, p.PKI, now)
+			if err != nil {
+				return fmt.Errorf("issuing CA %s: %w", spec.Name, err)
+			}
+			made[i] = kp
+			return nil
+		})
+	}
+	if needSA {
+		jobs = append(jobs, func() error {
+			sa, err := newServiceAccountKey(p.PKI.KeyAlgorithm)
+			s.ServiceAccount = sa
+			return err
+		})
+	}
+	if err := is.parallel(jobs); err != nil {
+		return nil, err
+	}
+	for i, spec := range newCAs {
+		m, err := parseCA(made[i])
+		if err != nil {
+			return nil, err
+		}
+		cas[spec.Name], s.CAs[spec.Name] = m, made[i]
+	}
+
+	if s.KeepalivedAuthPass == "" {
+		pass, err := randomString(is.rand(), alnum, 8)
+		if err != nil {
+			return nil, err
+		}
+		s.KeepalivedAuthPass = pass
+	}
+	if s.BootstrapToken == "" {
+		id, err := randomString(is.rand(), lowerAlnum, 6)
+		if err != nil {
+			return nil, err
+		}
+		secret, err := randomString(is.rand(), lowerAlnum, 16)
+		if err != nil {
+			return nil, err
+		}
+		s.BootstrapToken = id + "." + secret
+	}
+
+	// Leaves: keep what still fits, issue the rest in parallel.
+	type leafJob struct {
+		want Want
+		kp   KeyPair
+	}
+	var issue []*leafJob
+	for _, spec := range Certs() {
+		for _, h := range spec.HostsOf(p) {
+			want := WantFor(p, spec, h, now)
+			var prev *KeyPair
+			if old != nil {
+				if kp, ok := old.Leaves[h.Name][spec.Name]; ok {
+					prev = &kp
+				}
+			}
+			if prev != nil {
+				reasons, err := want.Mismatch(*prev, cas[spec.CA].cert, now)
+				if err != nil {
+					return nil, fmt.Errorf("secrets: leaves.%s.%s: %w", h.Name, spec.Name, err)
+				}
+				if len(reasons) == 0 {
+					s.setLeaf(h.Name, spec.Name, *prev)
+					continue
+				}
+				res.Reissued = append(res.Reissued, Reissue{Host: h.Name, Cert: spec.Name, Reason: strings.Join(reasons, "; "), Restart: spec.Restart})
+			}
+			issue = append(issue, &leafJob{want: want})
+		}
+	}
+	jobs = jobs[:0]
+	for _, j := range issue {
+		jobs = append(jobs, func() error {
+			kp, err := issueLeaf(j.want, cas[j.want.Spec.CA], p.PKI, now)
+			if err != nil {
+				return fmt.Errorf("issuing %s for %s: %w", j.want.Spec.Name, j.want.Host.Name, err)
+			}
+			j.kp = kp
+			return nil
+		})
+	}
+	if err := is.parallel(jobs); err != nil {
+		return nil, err
+	}
+	for _, j := range issue {
+		s.setLeaf(j.want.Host.Name, j.want.Spec.Name, j.kp)
+	}
+	if len(s.Leaves) == 0 {
+		s.Leaves = nil
+	}
+	return res, nil
+}
+
+func (s *Secrets) setLeaf(host, name string, kp KeyPair) {
+	if s.Leaves[host] == nil {
+		s.Leaves[host] = map[string]KeyPair{}
+	}
+	s.Leaves[host][name] = kp
+}
+
+// Leaf returns host's certificate name, if the secrets hold one.
+func (s *Secrets) Leaf(host, name string) (KeyPair, bool) {
+	kp, ok := s.Leaves[host][name]
+	return kp, ok
+}
+
+// parallel runs jobs on up to Workers goroutines and returns the first
+// error. Key generation dominates issuing (RSA-2048 ~40 ms a key).
+func (is *Issuer) parallel(jobs []func() error) error {
+	n := is.Workers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	n = min(n, len(jobs))
+	if n <= 1 {
+		for _, j := range jobs {
+			if err := j(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	next := make(chan func() error)
+	errs := make(chan error, len(jobs))
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for j := range next {
+				errs <- j()
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkCAExpiry(spec CASpec, cert *x509.Certificate, now time.Time, p model.PKI, res *Result) error {
+	left := cert.NotAfter.Sub(now)
+	switch {
+	case left <= 0:
+		return &SecretsError{Entry: "cas." + spec.Name, Msg: fmt.Sprintf("the CA expired on %s: every certificate it signed is invalid. Rotating a CA is a manual, planned operation; hagen will not do it silently", cert.NotAfter.Format(time.DateOnly))}
+	case left < p.CertValidity:
+		res.Warnings = append(res.Warnings, fmt.Sprintf("CA %s expires on %s (in %d days), sooner than pki.certValidity: new certificates end with it. Plan a CA rotation now", spec.Name, cert.NotAfter.Format(time.DateOnly), int(left.Hours()/24)))
+	}
+	return nil
+}
+
+// caProfile and leaf profiles in cfssl's terms.
+func signingPolicy(validity time.Duration, usages []x509.ExtKeyUsage, isCA bool) *config.Signing {
+	prof := &config.SigningProfile{Expiry: validity, ExpiryString: validity.String()}
+	if isCA {
+		prof.Usage = []string{"digital signature", "key encipherment", "cert sign"}
+		prof.CAConstraint = config.CAConstraint{IsCA: true}
+	} else {
+		prof.Usage = []string{"digital signature", "key encipherment"}
+		for _, u := range usages {
+			switch u {
+			case x509.ExtKeyUsageServerAuth:
+				prof.Usage = append(prof.Usage, "server auth")
+			case x509.ExtKeyUsageClientAuth:
+				prof.Usage = append(prof.Usage, "client auth")
+			}
+		}
+	}
+	return &config.Signing{Default: prof}
+}
+
+func newCA(spec CASpec, p model.PKI, now time.Time) (KeyPair, error) {
+	key, err := generateKey(p.KeyAlgorithm)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	req, err := csr.Generate(key, &csr.CertificateRequest{CN: spec.CN})
+	if err != nil {
+		return KeyPair{}, err
+	}
+	sg, err := local.NewSigner(key, nil, signer.DefaultSigAlgo(key), signingPolicy(p.CAValidity, nil, true))
+	if err != nil {
+		return KeyPair{}, err
+	}
+	certPEM, err := sg.Sign(signer.SignRequest{Request: string(req), NotBefore: now.Add(-Backdate), NotAfter: now.Add(p.CAValidity)})
+	if err != nil {
+		return KeyPair{}, err
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	return KeyPair{Cert: string(certPEM), Key: keyPEM}, nil
+}
+
+func parseCA(kp KeyPair) (*caMaterial, error) {
+	cert, err := ParseCert(kp.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("cert: %w", err)
+	}
+	key, err := ParseKey(kp.Key)
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	if !samePublicKey(key, cert.PublicKey) {
+		return nil, fmt.Errorf("the key does not belong to the certificate")
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("the certificate is not a CA")
+	}
+	return &caMaterial{cert: cert, key: key}, nil
+}
+
+func parseLeaf(kp KeyPair, ca *caMaterial) (*x509.Certificate, error) {
+	cert, err := ParseCert(kp.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("cert: %w", err)
+	}
+	key, err := ParseKey(kp.Key)
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	if !samePublicKey(key, cert.PublicKey) {
+		return nil, fmt.Errorf("the key does not belong to the certificate")
+	}
+	if ca != nil {
+		if err := cert.CheckSignatureFrom(ca.cert); err != nil {
+			return nil, fmt.Errorf("not signed by its CA: %v", err)
+		}
+	}
+	return cert, nil
+}
+
+func parseServiceAccount(sa ServiceAccountKey) (crypto.Signer, error) {
+	key, err := ParseKey(sa.Key)
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	pub, err := ParsePublicKey(sa.Pub)
+	if err != nil {
+		return nil, fmt.Errorf("pub: %w", err)
+	}
+	if !samePublicKey(key, pub) {
+		return nil, fmt.Errorf("pub is not the public half of key")
+	}
+	return key, nil
+}
+
+func newServiceAccountKey(alg model.KeyAlgorithm) (ServiceAccountKey, error) {
+	key, err := generateKey(alg)
+	if err != nil {
+		return ServiceAccountKey{}, err
+	}
+	k, err := encodeKey(key)
+	if err != nil {
+		return ServiceAccountKey{}, err
+	}
+	pub, err := encodePublicKey(key.Public())
+	return ServiceAccountKey{Key: k, Pub: pub}, err
+}
+
+// Want is the certificate the spec asks for on one host.
+type Want struct {
+	Spec  CertSpec
+	Host  *model.Host
+	CN    string
+	O     []string
+	SANs  SANs
+	Alg   model.KeyAlgorithm
+	Valid time.Duration
+}
+
+// WantFor computes what spec's certificate for host h must contain.
+func WantFor(p *model.Plan, spec CertSpec, h *model.Host, now time.Time) Want {
+	return Want{Spec: spec, Host: h, CN: spec.CN(h), O: spec.O(p), SANs: spec.SANs(p, h), Alg: p.PKI.KeyAlgorithm, Valid: p.PKI.CertValidity}
+}
+
+// RenewWithin is how close to expiry a leaf is re-issued: 30 days, or a
+// third of its validity for short-lived certificates.
+func RenewWithin(validity time.Duration) time.Duration {
+	return min(30*24*time.Hour, validity/3)
+}
+
+// Mismatch lists why an existing leaf no longer fits, or nothing if it does.
+func (w Want) Mismatch(kp KeyPair, ca *x509.Certificate, now time.Time) ([]string, error) {
+	cert, err := parseLeaf(kp, &caMaterial{cert: ca})
+	if err != nil {
+		return nil, err
+	}
+	var why []string
+	if cert.Subject.CommonName != w.CN {
+		why = append(why, fmt.Sprintf("CN %q, want %q", cert.Subject.CommonName, w.CN))
+	}
+	if !slices.Equal(sortedCopy(cert.Subject.Organization), sortedCopy(w.O)) {
+		why = append(why, fmt.Sprintf("O %v, want %v", cert.Subject.Organization, w.O))
+	}
+	if d := diffSANs(cert, w.SANs); d != "" {
+		why = append(why, "SANs changed: "+d)
+	}
+	if !slices.Equal(cert.ExtKeyUsage, w.Spec.Usages) {
+		why = append(why, "usages changed")
+	}
+	if alg := algorithmOf(cert.PublicKey); alg != w.Alg {
+		why = append(why, fmt.Sprintf("key algorithm %s, want %s", alg, w.Alg))
+	}
+	lifetime := cert.NotAfter.Sub(cert.NotBefore) - Backdate
+	cappedByCA := cert.NotAfter.Equal(ca.NotAfter) && lifetime < w.Valid
+	if lifetime != w.Valid && !cappedByCA {
+		why = append(why, fmt.Sprintf("validity %s, want %s", lifetime, w.Valid))
+	}
+	if left := cert.NotAfter.Sub(now); left < RenewWithin(w.Valid) {
+		if left <= 0 {
+			why = append(why, "expired on "+cert.NotAfter.Format(time.DateOnly))
+		} else {
+			why = append(why, fmt.Sprintf("expires on %s, within the renewal window", cert.NotAfter.Format(time.DateOnly)))
+		}
+	}
+	return why, nil
+}
+
+func diffSANs(cert *x509.Certificate, want SANs) string {
+	have := map[string]bool{}
+	for _, d := range cert.DNSNames {
+		have[d] = true
+	}
+	for _, ip := range cert.IPAddresses {
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			have[a.Unmap().String()] = true
+		}
+	}
+	wanted := map[string]bool{}
+	for _, d := range want.DNS {
+		wanted[d] = true
+	}
+	for _, a := range want.IPs {
+		wanted[a.String()] = true
+	}
+	var diff []string
+	for _, k := range sortedKeys(wanted) {
+		if !have[k] {
+			diff = append(diff, "+"+k)
+		}
+	}
+	for _, k := range sortedKeys(have) {
+		if !wanted[k] {
+			diff = append(diff, "-"+k)
+		}
+	}
+	return strings.Join(diff, " ")
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	sort.Strings(c)
+	return c
+}
+
+func issueLeaf(w Want, ca *caMaterial, p model.PKI, now time.Time) (KeyPair, error) {
+	key, err := generateKey(w.Alg)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	req := &csr.CertificateRequest{CN: w.CN}
+	for _, o := range w.O {
+		req.Names = append(req.Names, csr.Name{O: o})
+	}
+	csrPEM, err := csr.Generate(key, req)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	var hosts []string
+	hosts = append(hosts, w.SANs.DNS...)
+	for _, ip := range w.SANs.IPs {
+		hosts = append(hosts, ip.String())
+	}
+	notAfter := now.Add(w.Valid)
+	if notAfter.After(ca.cert.NotAfter) {
+		notAfter = ca.cert.NotAfter // a leaf never outlives its CA
+	}
+	sg, err := local.NewSigner(ca.key, ca.cert, signer.DefaultSigAlgo(ca.key), signingPolicy(w.Valid, w.Spec.Usages, false))
+	if err != nil {
+		return KeyPair{}, err
+	}
+	if hosts == nil {
+		hosts = []string{} // no SANs, rather than the CSR's
+	}
+	ca.mu.Lock()
+	certPEM, err := sg.Sign(signer.SignRequest{Request: string(csrPEM), Hosts: hosts, NotBefore: now.Add(-Backdate), NotAfter: notAfter})
+	ca.mu.Unlock()
+	if err != nil {
+		return KeyPair{}, err
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	return KeyPair{Cert: string(certPEM), Key: keyPEM}, nil
+}
+
+const (
+	alnum      = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+)
+
+// randomString draws n characters uniformly from alphabet.
+func randomString(r io.Reader, alphabet string, n int) (string, error) {
+	out := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range out {
+		k, err := rand.Int(r, max)
+		if err != nil {
+			return "", err
+		}
+		out[i] = alphabet[k.Int64()]
+	}
+	return string(out), nil
+}

@@ -1,0 +1,239 @@
+package pki
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// FormatVersion is the secrets file format this build writes. Older formats
+// are upgraded on load; newer ones are refused.
+const FormatVersion = 1
+
+// Secrets is every private and stateful input of a cluster: the only file
+// whose loss costs a cluster. It is plain YAML so that sops, age and git can
+// keep it.
+type Secrets struct {
+	Version int    `json:"version"`
+	Cluster string `json:"cluster"`
+	// CAs by name: ca, front-proxy-ca, etcd-ca.
+	CAs            map[string]KeyPair `json:"cas"`
+	ServiceAccount ServiceAccountKey  `json:"serviceAccount"`
+	// Leaves by host name, then certificate name.
+	Leaves map[string]map[string]KeyPair `json:"leaves,omitempty"`
+	// KeepalivedAuthPass is VRRP's shared password: 8 characters, the most
+	// keepalived reads.
+	KeepalivedAuthPass string `json:"keepalivedAuthPass"`
+	// BootstrapToken is the kubeadm token joining hosts present.
+	BootstrapToken string `json:"bootstrapToken"`
+}
+
+// KeyPair is a PEM certificate and its PEM private key.
+type KeyPair struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+}
+
+// ServiceAccountKey signs and verifies service account tokens; every
+// apiserver must hold the same one.
+type ServiceAccountKey struct {
+	Key string `json:"key"`
+	Pub string `json:"pub"`
+}
+
+// SecretsError is a secrets file that cannot be used as it is: damaged,
+// foreign or from a newer hagen. It names the file and the entry.
+type SecretsError struct {
+	File  string
+	Entry string
+	Msg   string
+}
+
+func (e *SecretsError) Error() string {
+	if e.Entry == "" {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Entry, e.Msg)
+}
+
+var (
+	bootstrapTokenRE = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`)
+	authPassRE       = regexp.MustCompile(`^[A-Za-z0-9]{1,8}$`)
+)
+
+// LoadSecrets reads and checks a secrets file. It returns (nil, nil) when the
+// file does not exist. cluster is the spec's cluster name: a file written for
+// another cluster is refused, never reused.
+func LoadSecrets(path, cluster string) (*Secrets, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading secrets: %w", err)
+	}
+	s, err := ParseSecrets(path, raw)
+	if err != nil {
+		return nil, err
+	}
+	if s.Cluster != cluster {
+		return nil, &SecretsError{File: path, Entry: "cluster", Msg: fmt.Sprintf("this file belongs to cluster %q, the spec is cluster %q: pass the right --secrets file", s.Cluster, cluster)}
+	}
+	return s, nil
+}
+
+// ParseSecrets decodes and checks a secrets file's bytes: every entry must
+// parse, every key must match its certificate, every leaf must chain to its
+// CA. A damaged file is an error, never a reason to start over.
+func ParseSecrets(path string, raw []byte) (*Secrets, error) {
+	fail := func(entry, format string, args ...any) error {
+		return &SecretsError{File: path, Entry: entry, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, fail("", "the file is empty; it is not a hagen secrets file (delete it only if no cluster uses it: a new one means new CAs)")
+	}
+	var probe struct {
+		Version *int `json:"version"`
+	}
+	if err := yaml.Unmarshal(raw, &probe); err != nil {
+		return nil, fail("", "not valid YAML (%v); is the file truncated or still encrypted?", cleanYAMLError(err))
+	}
+	switch {
+	case probe.Version == nil:
+		return nil, fail("version", "missing: this is not a hagen secrets file")
+	case *probe.Version > FormatVersion:
+		return nil, fail("version", "%d is newer than this hagen understands (%d): upgrade hagen", *probe.Version, FormatVersion)
+	case *probe.Version < 1:
+		return nil, fail("version", "%d is not a secrets file version", *probe.Version)
+	}
+	var s Secrets
+	if err := yaml.UnmarshalStrict(raw, &s); err != nil {
+		return nil, fail("", "%v", cleanYAMLError(err))
+	}
+	if s.Cluster == "" {
+		return nil, fail("cluster", "missing")
+	}
+	cas := map[string]*caMaterial{}
+	for _, ca := range CAs() {
+		kp, ok := s.CAs[ca.Name]
+		entry := "cas." + ca.Name
+		if !ok {
+			return nil, fail(entry, "missing; a CA is never regenerated while its secrets file exists. Restore the file from backup")
+		}
+		m, err := parseCA(kp)
+		if err != nil {
+			return nil, fail(entry, "%v", err)
+		}
+		cas[ca.Name] = m
+	}
+	for name := range s.CAs {
+		if _, ok := cas[name]; !ok {
+			return nil, fail("cas."+name, "unknown CA")
+		}
+	}
+	if _, err := parseServiceAccount(s.ServiceAccount); err != nil {
+		return nil, fail("serviceAccount", "%v", err)
+	}
+	if !authPassRE.MatchString(s.KeepalivedAuthPass) {
+		return nil, fail("keepalivedAuthPass", "want 1 to 8 letters or digits (keepalived reads no more than 8)")
+	}
+	if !bootstrapTokenRE.MatchString(s.BootstrapToken) {
+		return nil, fail("bootstrapToken", "want a kubeadm token, [a-z0-9]{6}.[a-z0-9]{16}")
+	}
+	specs := map[string]CertSpec{}
+	for _, c := range Certs() {
+		specs[c.Name] = c
+	}
+	for _, host := range sortedKeys(s.Leaves) {
+		for _, name := range sortedKeys(s.Leaves[host]) {
+			entry := "leaves." + host + "." + name
+			spec, ok := specs[name]
+			if !ok {
+				return nil, fail(entry, "unknown certificate")
+			}
+			if _, err := parseLeaf(s.Leaves[host][name], cas[spec.CA]); err != nil {
+				return nil, fail(entry, "%v", err)
+			}
+		}
+	}
+	s.Version = FormatVersion
+	return &s, nil
+}
+
+// Marshal renders the file. Keys are sorted, so equal secrets give equal
+// bytes.
+func (s *Secrets) Marshal() ([]byte, error) {
+	body, err := yaml.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	header := "# hagen secrets: every CA, key and certificate of cluster " + s.Cluster + ".\n" +
+		"# Keep it safe and backed up (sops or age can encrypt it): losing it means\n" +
+		"# new CAs, and every node then has to be re-joined.\n"
+	return append([]byte(header), body...), nil
+}
+
+// cleanYAMLError drops the library's prefixes from a YAML error.
+func cleanYAMLError(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"error converting YAML to JSON: ", "error unmarshaling JSON: while decoding JSON: ", "yaml: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return msg
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// directory: fsync, rename, fsync the directory. A crash leaves either the
+// old file or the new one, never a torn one.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
