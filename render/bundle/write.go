@@ -1,0 +1,223 @@
+package bundle
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+// ManifestName names the file that marks a directory as a hagen bundle.
+const ManifestName = "MANIFEST.json"
+
+// NotABundleError refuses to replace a directory hagen did not write.
+type NotABundleError struct{ Dir string }
+
+func (e *NotABundleError) Error() string {
+	return fmt.Sprintf("%s is a non-empty directory without %s, so not a hagen bundle: refusing to replace it (pass --force to replace it anyway)", e.Dir, ManifestName)
+}
+
+// Unchanged reports whether dir already holds exactly b: same files, same
+// bytes, same modes, nothing else. Then Write need not touch it.
+func Unchanged(dir string, b *Bundle) bool {
+	want := map[string]File{}
+	for _, f := range b.Files() {
+		want[filepath.FromSlash(f.BundlePath())] = f
+	}
+	seen := 0
+	same := true
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !same {
+			return errors.New("stop")
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		f, ok := want[rel]
+		if !ok || !d.Type().IsRegular() {
+			same = false
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || info.Mode().Perm() != f.Mode || info.Size() != int64(len(f.Data)) {
+			same = false
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(data, f.Data) {
+			same = false
+		}
+		seen++
+		return nil
+	})
+	return err == nil && same && seen == len(want)
+}
+
+// Write puts b at dir atomically: the tree is built in a sibling temporary
+// directory, synced, and swapped into place with one rename(2), so a crash
+// at any moment leaves dir as it was or complete. A non-empty dir that is
+// not a hagen bundle is refused unless force is set.
+func Write(dir string, b *Bundle, force bool) error {
+	dir = filepath.Clean(dir)
+	exists, err := checkTarget(dir, force)
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".hagen-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // after the swap, tmp holds the old tree
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := writeTree(tmp, b); err != nil {
+		return err
+	}
+	if exists {
+		// Atomic exchange: there is no moment without a complete dir.
+		if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
+			return fmt.Errorf("replacing %s: %w", dir, err)
+		}
+	} else if err := os.Rename(tmp, dir); err != nil {
+		return err
+	}
+	return syncDir(parent)
+}
+
+func checkTarget(dir string, force bool) (exists bool, err error) {
+	info, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !info.IsDir() {
+		return false, fmt.Errorf("%s exists and is not a directory", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	if len(entries) == 0 || force {
+		return true, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, ManifestName)); err != nil {
+		return false, &NotABundleError{Dir: dir}
+	}
+	return true, nil
+}
+
+func writeTree(root string, b *Bundle) error {
+	dirs := map[string]bool{}
+	for _, f := range b.Files() {
+		p := filepath.Join(root, filepath.FromSlash(f.BundlePath()))
+		d := filepath.Dir(p)
+		if !dirs[d] {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			dirs[d] = true
+		}
+		if err := writeFile(p, f); err != nil {
+			return err
+		}
+	}
+	list := make([]string, 0, len(dirs)+1)
+	for d := range dirs {
+		list = append(list, d)
+	}
+	list = append(list, root)
+	sort.Strings(list)
+	for _, d := range list {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFile(p string, f File) error {
+	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.Mode)
+	if err != nil {
+		return err
+	}
+	if _, err := fh.Write(f.Data); err != nil {
+		fh.Close()
+		return err
+	}
+	// The umask may have narrowed the mode; the manifest promises it exactly.
+	if err := fh.Chmod(f.Mode); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Manifest is MANIFEST.json: what a transport needs to lay the bundle onto
+// the hosts without reading the prose.
+type Manifest struct {
+	Version int                     `json:"version"`
+	Cluster string                  `json:"cluster"`
+	Hosts   map[string]ManifestHost `json:"hosts"`
+	Steps   []Step                  `json:"steps"`
+}
+
+type ManifestHost struct {
+	Roles   []string        `json:"roles"`
+	Address string          `json:"address"`
+	Files   []ManifestEntry `json:"files"`
+}
+
+// ManifestEntry is one file entry of a host.
+type ManifestEntry struct {
+	Path   string `json:"path"`
+	Mode   string `json:"mode"`
+	Owner  string `json:"owner"`
+	SHA256 string `json:"sha256"`
+}
+
+// Step is one ordered apply step.
+type Step struct {
+	Name  string   `json:"name"`
+	Hosts []string `json:"hosts"`
+	// Serial: run on one host at a time, in the listed order.
+	Serial   bool     `json:"serial"`
+	Commands []string `json:"commands"`
+	// Check, if set, must succeed before the next step starts.
+	Check string `json:"check,omitempty"`
+	Note  string `json:"note,omitempty"`
+}
+
+// MarshalManifest renders m with sorted keys and a trailing newline.
+func MarshalManifest(m *Manifest) ([]byte, error) {
+	out, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
