@@ -199,7 +199,7 @@ func foldConflicts(cs [][]string, given string) string {
 	// A wrong type conflicts with the default too; the type is the news.
 	var kinds []string
 	for i, w := range wanted {
-		if len(w) > 60 && (w[0] == '{' || w[0] == '[') {
+		if len(w) > 20 && (w[0] == '{' || w[0] == '[') || strings.HasPrefix(w, "[...") {
 			w = map[byte]string{'{': "struct", '[': "list"}[w[0]]
 			wanted[i] = w
 		}

@@ -41,6 +41,9 @@ func parse(filename string, src []byte) (*ast.File, error) {
 		return nil, Error{{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: "the spec has no fields: it needs at least name, network.podSubnet, controlPlane.loadBalancer and hosts (`hagen init` writes a starter)"}}
 	}
 	if ext != ".cue" {
+		if onlyNull(f.Decls) {
+			return nil, Error{{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: "the spec has no fields: it needs at least name, network.podSubnet, controlPlane.loadBalancer and hosts (`hagen init` writes a starter)"}}
+		}
 		for _, d := range f.Decls {
 			if _, ok := d.(*ast.Field); !ok {
 				pos := posOf(d.Pos())
@@ -168,4 +171,19 @@ func secondDocument(src []byte) int {
 		}
 	}
 	return 1
+}
+
+// onlyNull reports whether a YAML document holds nothing but null: a file
+// of comments, or a bare "---".
+func onlyNull(decls []ast.Decl) bool {
+	for _, d := range decls {
+		e, ok := d.(*ast.EmbedDecl)
+		if !ok {
+			return false
+		}
+		if lit, ok := e.Expr.(*ast.BasicLit); !ok || lit.Kind != token.NULL {
+			return false
+		}
+	}
+	return true
 }

@@ -38,7 +38,10 @@ func (e findingsError) Error() string { return e.summary }
 // status. It never calls os.Exit, so tests drive it directly.
 func Main(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(append([]string{"hagen"}, hoistFlags(app, args)...))
+	args, err := hoistFlags(app, args)
+	if err == nil {
+		err = app.Run(append([]string{"hagen"}, args...))
+	}
 	return report(err, stderr)
 }
 
@@ -49,12 +52,11 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		UsageText: "hagen COMMAND [options] [arguments]",
 		Description: "hagen never touches a machine: it validates a spec and writes a per-host tree\n" +
 			"that Ansible, scp, rsync or a tarball lays onto each host, in RUNBOOK.md's order.",
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideVersion:     true,
-		ExitErrHandler:  func(*ucli.Context, error) {}, // Main maps errors to exit codes
-		OnUsageError:    onUsageError,
-		CommandNotFound: func(c *ucli.Context, name string) {},
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		HideVersion:    true,
+		ExitErrHandler: func(*ucli.Context, error) {}, // Main maps errors to exit codes
+		OnUsageError:   onUsageError,
 		Commands: []*ucli.Command{
 			renderCommand(),
 			vetCommand(),
@@ -114,9 +116,9 @@ func printWarnings(w io.Writer, warns []compiler.Warning) {
 // hoistFlags moves a command's flags in front of its positional arguments:
 // urfave/cli stops parsing flags at the first positional, but operators
 // write "hagen render spec.cue -o out/".
-func hoistFlags(app *ucli.App, args []string) []string {
+func hoistFlags(app *ucli.App, args []string) ([]string, error) {
 	if len(args) == 0 {
-		return args
+		return args, nil
 	}
 	var cmd *ucli.Command
 	for _, c := range app.Commands {
@@ -125,7 +127,7 @@ func hoistFlags(app *ucli.App, args []string) []string {
 		}
 	}
 	if cmd == nil {
-		return args
+		return args, nil
 	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
@@ -149,7 +151,10 @@ func hoistFlags(app *ucli.App, args []string) []string {
 		// An unknown flag stays a flag, so urfave/cli reports it.
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		flags = append(flags, a)
-		if takesValue[name] && !hasValue && i+1 < len(rest) {
+		if takesValue[name] && !hasValue {
+			if i+1 >= len(rest) {
+				return nil, usagef("flag %s needs a value", a)
+			}
 			i++
 			flags = append(flags, rest[i])
 		}
@@ -158,5 +163,5 @@ func hoistFlags(app *ucli.App, args []string) []string {
 	if len(positional) > 0 {
 		out = append(append(out, "--"), positional...)
 	}
-	return out
+	return out, nil
 }

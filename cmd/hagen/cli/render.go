@@ -23,7 +23,7 @@ func renderCommand() *ucli.Command {
 		UsageText:   "hagen render SPEC -o DIR [--secrets FILE] [--tar]",
 		Description: renderHelp,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: flagOut, Aliases: []string{"o"}, Usage: "write the bundle to `DIR`", Required: true},
+			&ucli.StringFlag{Name: flagOut, Aliases: []string{"o"}, Usage: "write the bundle to `DIR`"},
 			&ucli.StringFlag{Name: flagSecrets, Usage: "the secrets `FILE` (default: secrets.yaml beside the spec)"},
 			&ucli.BoolFlag{Name: flagTar, Usage: "also write tar/<host>.tar.gz for every host"},
 			&ucli.BoolFlag{Name: flagForce, Usage: "replace -o even if it is a non-empty directory that is not a hagen bundle"},
@@ -33,6 +33,9 @@ func renderCommand() *ucli.Command {
 }
 
 func runRender(c *ucli.Context) error {
+	if c.String(flagOut) == "" {
+		return usagef("render needs -o DIR, the directory to write the bundle to")
+	}
 	_, _, err := compileSpec(c)
 	if err != nil {
 		return err
