@@ -24,6 +24,10 @@ REPO="$(cd "$TOOLS_DIR/.." && pwd)"
 BIN="${HAGEN_TOOLS_BIN:-$REPO/.tools/bin}"
 STAMPS="$BIN/.stamps"
 mkdir -p "$BIN" "$STAMPS"
+# Keep the default cache dir out of git without touching the repo's .gitignore.
+if [ -z "${HAGEN_TOOLS_BIN:-}" ] && [ ! -e "$REPO/.tools/.gitignore" ]; then
+	printf '*\n' >"$REPO/.tools/.gitignore"
+fi
 
 export CGO_ENABLED=0
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
