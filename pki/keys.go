@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -161,4 +163,15 @@ func samePublicKey(priv crypto.Signer, pub crypto.PublicKey) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	e, ok := priv.Public().(equaler)
 	return ok && e.Equal(pub)
+}
+
+// CACertHash is kubeadm's public key pin for a CA certificate:
+// "sha256:" and the hex SHA-256 of its DER SubjectPublicKeyInfo.
+func CACertHash(certPEM string) (string, error) {
+	cert, err := ParseCert(certPEM)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }

@@ -95,6 +95,13 @@ func Write(dir string, b *Bundle, force bool) error {
 	return syncDir(parent)
 }
 
+// CheckTarget reports whether dir may receive a bundle, before anything
+// else is written.
+func CheckTarget(dir string, force bool) error {
+	_, err := checkTarget(filepath.Clean(dir), force)
+	return err
+}
+
 func checkTarget(dir string, force bool) (exists bool, err error) {
 	info, err := os.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -184,7 +191,10 @@ type Manifest struct {
 	Version int                     `json:"version"`
 	Cluster string                  `json:"cluster"`
 	Hosts   map[string]ManifestHost `json:"hosts"`
-	Steps   []Step                  `json:"steps"`
+	// Files are the bundle-level files (RUNBOOK.md, cluster/, ansible/),
+	// by their path in the bundle; MANIFEST.json does not list itself.
+	Files []ManifestEntry `json:"files"`
+	Steps []Step          `json:"steps"`
 }
 
 type ManifestHost struct {

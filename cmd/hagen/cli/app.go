@@ -11,6 +11,8 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/hagen/hagen/compiler"
+	"github.com/hagen/hagen/pki"
+	"github.com/hagen/hagen/render/bundle"
 )
 
 // Exit codes, as DESIGN.md fixes them.
@@ -85,12 +87,17 @@ func report(err error, stderr io.Writer) int {
 		return exitOK
 	}
 	var specErr compiler.Error
+	var secretsErr *pki.SecretsError
+	var notBundle *bundle.NotABundleError
 	var usage usageError
 	var findings findingsError
 	var exitCoder ucli.ExitCoder
 	switch {
 	case errors.As(err, &specErr):
 		fmt.Fprintln(stderr, specErr.Error())
+		return exitSpec
+	case errors.As(err, &secretsErr), errors.As(err, &notBundle):
+		fmt.Fprintf(stderr, "hagen: %s\n", err)
 		return exitSpec
 	case errors.As(err, &findings):
 		fmt.Fprintln(stderr, findings.summary)

@@ -1,15 +1,32 @@
 package cli
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
 	ucli "github.com/urfave/cli/v2"
+
+	"github.com/hagen/hagen/pki"
+	"github.com/hagen/hagen/render"
+	"github.com/hagen/hagen/render/bundle"
 )
 
 const renderHelp = `Compile a spec into the bundle: one tree per host mirroring its root
-filesystem, MANIFEST.json and RUNBOOK.md. Flags may follow the spec.
+filesystem (hosts/<host>/), MANIFEST.json and RUNBOOK.md. Flags may follow
+the spec.
 
 Keys and certificates come from the secrets file (default secrets.yaml beside
 the spec), which render creates when absent (mode 0600) and reuses when
-present: the same spec and secrets file always give the same bytes.
+present: the same spec and secrets file always give the same bytes. A CA is
+never regenerated; a leaf certificate is re-issued only when the spec asks
+for a different one or it nears expiry, with a warning that says which.
+
+The bundle is written beside DIR and swapped into place, so DIR is either as
+it was or complete. A DIR that is non-empty but not a hagen bundle is
+refused unless --force is given.
 
 Example:
 
@@ -20,25 +37,91 @@ func renderCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:        "render",
 		Usage:       "write the per-host bundle for a spec",
-		UsageText:   "hagen render SPEC -o DIR [--secrets FILE] [--tar]",
+		UsageText:   "hagen render SPEC -o DIR [--secrets FILE] [--tar] [--force]",
 		Description: renderHelp,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: flagOut, Aliases: []string{"o"}, Usage: "write the bundle to `DIR`"},
 			&ucli.StringFlag{Name: flagSecrets, Usage: "the secrets `FILE` (default: secrets.yaml beside the spec)"},
 			&ucli.BoolFlag{Name: flagTar, Usage: "also write tar/<host>.tar.gz for every host"},
-			&ucli.BoolFlag{Name: flagForce, Usage: "replace -o even if it is a non-empty directory that is not a hagen bundle"},
+			&ucli.BoolFlag{Name: flagForce, Usage: "replace DIR even if it is a non-empty directory that is not a hagen bundle"},
 		},
 		Action: runRender,
 	}
 }
 
 func runRender(c *ucli.Context) error {
-	if c.String(flagOut) == "" {
+	out := c.String(flagOut)
+	if out == "" {
 		return usagef("render needs -o DIR, the directory to write the bundle to")
 	}
-	_, _, err := compileSpec(c)
+	specPath, res, err := compileSpec(c)
 	if err != nil {
 		return err
 	}
-	return errNoBundleYet
+	plan := res.Plan
+	if err := bundle.CheckTarget(out, c.Bool(flagForce)); err != nil {
+		return err
+	}
+	secretsPath := secretsPathFor(c, specPath)
+	unlock, err := lockSecrets(secretsPath)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	old, err := pki.LoadSecrets(secretsPath, plan.Name)
+	if err != nil {
+		return err
+	}
+	issued, err := (&pki.Issuer{}).Ensure(plan, old)
+	if err != nil {
+		return withFile(secretsPath, err)
+	}
+	warn := c.App.ErrWriter
+	for _, w := range issued.Warnings {
+		fmt.Fprintf(warn, "warning: %s\n", w)
+	}
+	for _, r := range issued.Reissued {
+		fmt.Fprintf(warn, "warning: re-issued %s for %s (%s): copy the new files, then restart %s there\n", r.Cert, r.Host, r.Reason, r.Restart)
+	}
+	b, err := render.Render(plan, issued.Secrets)
+	if err != nil {
+		return err
+	}
+	if c.Bool(flagTar) {
+		if err := addTarballs(b, plan); err != nil {
+			return err
+		}
+	}
+
+	data, err := issued.Secrets.Marshal()
+	if err != nil {
+		return err
+	}
+	if prev, err := os.ReadFile(secretsPath); err != nil || !bytes.Equal(prev, data) {
+		if err := pki.WriteFileAtomic(secretsPath, data, 0o600); err != nil {
+			return fmt.Errorf("writing secrets: %w", err)
+		}
+	}
+	if bundle.Unchanged(out, b) {
+		return nil
+	}
+	return bundle.Write(out, b, c.Bool(flagForce))
+}
+
+// secretsPathFor is --secrets, or secrets.yaml beside the spec.
+func secretsPathFor(c *ucli.Context, specPath string) string {
+	if p := c.String(flagSecrets); p != "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(specPath), "secrets.yaml")
+}
+
+// withFile names the secrets file in a SecretsError that lacks it.
+func withFile(path string, err error) error {
+	var se *pki.SecretsError
+	if errors.As(err, &se) && se.File == "" {
+		se.File = path
+	}
+	return err
 }

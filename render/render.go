@@ -1,0 +1,86 @@
+// Package render turns a plan and its secrets into the bundle: every
+// renderer is a pure function of (Plan, Secrets), so the same inputs always
+// give the same bytes.
+package render
+
+import (
+	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/pki"
+	"github.com/hagen/hagen/render/bundle"
+	"github.com/hagen/hagen/render/etcd"
+	"github.com/hagen/hagen/render/haproxy"
+	"github.com/hagen/hagen/render/keepalived"
+	"github.com/hagen/hagen/render/kubeadm"
+	"github.com/hagen/hagen/render/kubeletetcd"
+	"github.com/hagen/hagen/render/pkifiles"
+	"github.com/hagen/hagen/render/repoint"
+	"github.com/hagen/hagen/render/runbook"
+)
+
+// ManifestVersion is the MANIFEST.json format version.
+const ManifestVersion = 1
+
+// Render builds the whole bundle for p.
+func Render(p *model.Plan, s *pki.Secrets) (*bundle.Bundle, error) {
+	b := bundle.New()
+	renderers := []func() ([]bundle.File, error){
+		func() ([]bundle.File, error) { return pkifiles.Files(p, s) },
+		func() ([]bundle.File, error) { return etcd.Files(p) },
+		func() ([]bundle.File, error) { return kubeletetcd.Files(p), nil },
+		func() ([]bundle.File, error) { return keepalived.Files(p, s.KeepalivedAuthPass) },
+		func() ([]bundle.File, error) { return haproxy.Files(p) },
+		func() ([]bundle.File, error) { return kubeadm.Files(p, s) },
+		func() ([]bundle.File, error) { return repoint.Files(p) },
+	}
+	for _, r := range renderers {
+		files, err := r()
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Add(files...); err != nil {
+			return nil, err
+		}
+	}
+	steps := runbook.Steps(p)
+	if err := b.Add(bundle.File{Path: runbook.Path, Mode: bundle.ModePublic, Data: runbook.Markdown(p, steps)}); err != nil {
+		return nil, err
+	}
+	manifest, err := bundle.MarshalManifest(Manifest(p, b, steps))
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Add(bundle.File{Path: bundle.ManifestName, Mode: bundle.ModePublic, Data: manifest}); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Manifest describes every host file of b (target path, mode, owner,
+// digest), the hosts with their roles, and the apply steps.
+func Manifest(p *model.Plan, b *bundle.Bundle, steps []bundle.Step) *bundle.Manifest {
+	m := &bundle.Manifest{Version: ManifestVersion, Cluster: p.Name, Hosts: map[string]bundle.ManifestHost{}, Steps: steps}
+	for _, h := range p.Hosts {
+		roles := make([]string, len(h.Roles))
+		for i, r := range h.Roles {
+			roles[i] = string(r)
+		}
+		mh := bundle.ManifestHost{Roles: roles, Address: h.Address.String(), Files: []bundle.ManifestEntry{}}
+		for _, f := range b.HostFiles(h.Name) {
+			mh.Files = append(mh.Files, bundle.ManifestEntry{Path: f.Path, Mode: modeString(f), Owner: f.Owner, SHA256: f.SHA256()})
+		}
+		m.Hosts[h.Name] = mh
+	}
+	m.Files = []bundle.ManifestEntry{}
+	for _, f := range b.Files() {
+		if f.Host == "" && f.Path != bundle.ManifestName {
+			m.Files = append(m.Files, bundle.ManifestEntry{Path: f.Path, Mode: modeString(f), Owner: f.Owner, SHA256: f.SHA256()})
+		}
+	}
+	return m
+}
+
+func modeString(f bundle.File) string {
+	const digits = "01234567"
+	m := uint32(f.Mode.Perm())
+	return string([]byte{'0', digits[m>>6&7], digits[m>>3&7], digits[m&7]})
+}

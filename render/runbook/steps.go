@@ -1,0 +1,169 @@
+// Package runbook renders the ordered apply steps of a cluster: as data for
+// MANIFEST.json (transports follow them) and as RUNBOOK.md (people do).
+package runbook
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/render/bundle"
+	"github.com/hagen/hagen/render/kubeadm"
+	"github.com/hagen/hagen/render/kubeletetcd"
+	"github.com/hagen/hagen/render/pkifiles"
+	"github.com/hagen/hagen/render/repoint"
+)
+
+// Step names, stable for transports.
+const (
+	StepCopy          = "copy-files"
+	StepEtcd          = "start-etcd"
+	StepEtcdHealth    = "check-etcd"
+	StepLoadBalancer  = "start-load-balancer"
+	StepInit          = "kubeadm-init"
+	StepCNI           = "install-cni"
+	StepJoinCP        = "join-control-plane"
+	StepLBAddMasters  = "add-masters-to-load-balancer"
+	StepJoinWorkers   = "join-workers"
+	StepRepointWorker = "repoint-workers"
+	StepRepointProxy  = "repoint-kube-proxy"
+)
+
+// Steps returns the ordered apply steps for p.
+func Steps(p *model.Plan) []bundle.Step {
+	var steps []bundle.Step
+	add := func(s bundle.Step) { steps = append(steps, s) }
+	cps := names(p.ControlPlane.Hosts)
+	init := p.ControlPlane.Init()
+	members := memberNames(p)
+	workers := names(p.HostsWith(model.RoleWorker))
+	staticPod := p.Etcd.Run == model.RunStaticPod
+	legacy := p.Kubernetes.KubeadmAPI == model.KubeadmV1Alpha1
+
+	add(bundle.Step{
+		Name: StepCopy, Hosts: names(p.Hosts),
+		Note: "Copy hosts/<host>/ onto <host>:/ as root, keeping modes (e.g. rsync -a --chown=root:root hosts/<host>/ root@<host>:/).",
+	})
+
+	etcd := bundle.Step{Name: StepEtcd, Hosts: members,
+		Note: "Start every member at about the same time: a new member waits for a quorum of its peers."}
+	if staticPod {
+		etcd.Commands = []string{
+			"mkdir -p " + dir(kubeletetcd.DropInLink),
+			"ln -sf " + kubeletetcd.DropIn + " " + kubeletetcd.DropInLink,
+			"systemctl daemon-reload",
+			"systemctl enable kubelet",
+			"systemctl restart kubelet",
+		}
+	} else {
+		etcd.Commands = []string{"systemctl daemon-reload", "systemctl enable etcd", "systemctl start --no-block etcd"}
+	}
+	add(etcd)
+	add(bundle.Step{Name: StepEtcdHealth, Hosts: members[:1], Commands: []string{EtcdHealthCommand(p)},
+		Check: EtcdHealthCommand(p), Note: "Every member must report healthy before the control plane starts."})
+
+	if k := p.ControlPlane.Keepalived; k != nil {
+		lb := bundle.Step{Name: StepLoadBalancer, Hosts: cps}
+		if k.HAProxy != nil {
+			lb.Commands = append(lb.Commands, "systemctl enable haproxy", "systemctl restart haproxy")
+		}
+		lb.Commands = append(lb.Commands, "systemctl enable keepalived", "systemctl restart keepalived")
+		lb.Note = fmt.Sprintf("The VIP %s comes up on %s (MASTER); the apiserver health check passes once the apiservers run.", k.VIP, init.Name)
+		add(lb)
+	} else {
+		add(bundle.Step{Name: StepLoadBalancer, Hosts: nil,
+			Note: fmt.Sprintf("Point the load balancer %s at %s:%d only, with a TCP or HTTPS /healthz check. kubeadm health-checks through it, so it must not route to masters that do not run an apiserver yet.", p.ControlPlane.Endpoint, init.Address, p.ControlPlane.Port)})
+	}
+
+	initCmds := []string{}
+	ignore := []string{}
+	if staticPod && p.Member(init.Name) != nil {
+		// The standalone kubelet hands over to kubeadm's; the etcd
+		// containers keep running meanwhile.
+		initCmds = append(initCmds, "systemctl stop kubelet", "rm -f "+kubeletetcd.DropInLink, "systemctl daemon-reload")
+		ignore = append(ignore, "DirAvailable--etc-kubernetes-manifests")
+	}
+	if legacy {
+		add(bundle.Step{Name: StepInit, Hosts: cps, Serial: true,
+			Commands: append(initCmds, kubeadmCommand("init", ignore)),
+			Note:     "kubeadm 1.9/1.10: every master runs kubeadm init with its own MasterConfiguration, one after the other; they share the CAs hagen placed."})
+	} else {
+		add(bundle.Step{Name: StepInit, Hosts: []string{init.Name},
+			Commands: append(initCmds, kubeadmCommand("init", ignore)),
+			Check:    "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz"})
+	}
+	add(bundle.Step{Name: StepCNI, Hosts: []string{init.Name},
+		Note: fmt.Sprintf("Install the pod network for podSubnet %s with KUBECONFIG=/etc/kubernetes/admin.conf (kubectl apply -f <your CNI's manifest>). Nodes stay NotReady until it runs.", p.Network.PodSubnet)})
+	if !legacy && len(cps) > 1 {
+		var cmds []string
+		if staticPod {
+			cmds = append(cmds, "systemctl stop kubelet", "rm -f "+kubeletetcd.DropInLink, "systemctl daemon-reload")
+		}
+		ign := []string(nil)
+		if staticPod {
+			ign = []string{"DirAvailable--etc-kubernetes-manifests"}
+		}
+		add(bundle.Step{Name: StepJoinCP, Hosts: cps[1:], Serial: true,
+			Commands: append(cmds, kubeadmCommand("join", ign)),
+			Note:     "One master at a time: each join adds an apiserver behind the endpoint."})
+	}
+	if p.ControlPlane.External != nil && len(cps) > 1 {
+		add(bundle.Step{Name: StepLBAddMasters, Note: fmt.Sprintf("Add %s to the load balancer %s now that they run apiservers.", strings.Join(addrs(p.ControlPlane.Hosts[1:], p.ControlPlane.Port), ", "), p.ControlPlane.Endpoint)})
+	}
+	if len(workers) > 0 {
+		add(bundle.Step{Name: StepJoinWorkers, Hosts: workers, Commands: []string{kubeadmCommand("join", nil)}})
+		add(bundle.Step{Name: StepRepointWorker, Hosts: workers, Commands: []string{repoint.KubeletScript},
+			Note: "Idempotent. Needed when workers were joined through one master's address (a single-master cluster moving to HA); harmless otherwise."})
+	}
+	add(bundle.Step{Name: StepRepointProxy, Hosts: []string{init.Name},
+		Commands: nil,
+		Note:     "From a machine with the bundle and an admin kubeconfig: sh " + repoint.KubeProxyApply + ". Idempotent: kube-proxy restarts only if its ConfigMap changed."})
+	return steps
+}
+
+func kubeadmCommand(verb string, ignore []string) string {
+	cmd := "kubeadm " + verb + " --config " + kubeadm.ConfigPath
+	if len(ignore) > 0 {
+		cmd += " --ignore-preflight-errors=" + strings.Join(ignore, ",")
+	}
+	return cmd
+}
+
+// EtcdHealthCommand checks every member over mutual TLS with the
+// healthcheck-client certificate.
+func EtcdHealthCommand(p *model.Plan) string {
+	args := fmt.Sprintf("--endpoints=%s --cacert=%s --cert=%s --key=%s endpoint health",
+		strings.Join(p.Etcd.ClientURLs(), ","), pkifiles.CertPath("etcd/ca"),
+		pkifiles.CertPath("etcd/healthcheck-client"), pkifiles.KeyPath("etcd/healthcheck-client"))
+	if p.Etcd.Run == model.RunStaticPod {
+		// etcdctl ships in the etcd image; the host may not have it.
+		return "crictl exec $(crictl ps -q --name etcd) etcdctl " + args
+	}
+	return "ETCDCTL_API=3 etcdctl " + args
+}
+
+func names(hs []*model.Host) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Name
+	}
+	return out
+}
+
+func memberNames(p *model.Plan) []string {
+	out := make([]string, len(p.Etcd.Members))
+	for i, m := range p.Etcd.Members {
+		out[i] = m.Name
+	}
+	return out
+}
+
+func addrs(hs []*model.Host, port int) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = model.Endpoint{Host: h.Address.String(), Port: port}.String()
+	}
+	return out
+}
+
+func dir(p string) string { return p[:strings.LastIndexByte(p, '/')] }
