@@ -387,7 +387,7 @@ func (c *checker) etcd(s *spec, pl *model.Plan) {
 		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
 			c.errorf(at, "%q is not an http(s) discovery URL", e.Discovery)
 		case e.Version.AtLeast(3, 6):
-			c.errorf(at, "etcd %s removed v2 discovery: drop etcd.discovery (hagen then writes a static initial cluster) or pin etcd.version below 3.6", e.Version)
+			c.errorf(at, "etcd %s cannot bootstrap through a discovery URL: 3.6 dropped the v2 store that v2 discovery needs. Drop etcd.discovery (hagen then writes a static initial cluster) or pin etcd.version below 3.6", e.Version)
 		}
 	}
 

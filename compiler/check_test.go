@@ -333,7 +333,7 @@ hosts: e1: {address: "10.0.0.31", roles: ["etcd"]}
 
 		// etcd discovery was removed in etcd 3.6.
 		{name: "discovery with etcd 3.6", src: base + `etcd: discovery: "https://discovery.etcd.io/abc"` + "\n",
-			path: "etcd.discovery", at: "discovery", msg: "etcd 3.6.5 removed v2 discovery"},
+			path: "etcd.discovery", at: "discovery", msg: "dropped the v2 store that v2 discovery needs"},
 		{name: "discovery not a URL", src: edit(base, `"1.35.0"`, `"1.30.0"`) + `etcd: discovery: "discovery.etcd.io/abc"` + "\n",
 			path: "etcd.discovery", at: "discovery", msg: "is not an http(s) discovery URL"},
 

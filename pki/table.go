@@ -57,10 +57,12 @@ type SANs struct {
 	IPs []netip.Addr
 }
 
-var (
-	serverAndClient = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-	clientOnly      = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-)
+// Usage lists are made per call so that no caller can alter another's.
+func serverAndClient() []x509.ExtKeyUsage {
+	return []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+}
+
+func clientOnly() []x509.ExtKeyUsage { return []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth} }
 
 // Certs is the certificate table, built fresh on each call so no caller can
 // change another's view.
@@ -68,23 +70,23 @@ func Certs() []CertSpec {
 	return []CertSpec{
 		{
 			Name: "etcd-server", CA: EtcdCA, File: "etcd/server",
-			CN: nodeName, O: none, SANs: etcdMemberSANs, Usages: serverAndClient,
+			CN: nodeName, O: none, SANs: etcdMemberSANs, Usages: serverAndClient(),
 			HostsOf: etcdMembers, Restart: "etcd",
 		},
 		{
 			// etcd dials its peers with this cert too: server and client auth.
 			Name: "etcd-peer", CA: EtcdCA, File: "etcd/peer",
-			CN: nodeName, O: none, SANs: etcdMemberSANs, Usages: serverAndClient,
+			CN: nodeName, O: none, SANs: etcdMemberSANs, Usages: serverAndClient(),
 			HostsOf: etcdMembers, Restart: "etcd",
 		},
 		{
 			Name: "etcd-healthcheck-client", CA: EtcdCA, File: "etcd/healthcheck-client",
-			CN: fixed("kube-etcd-healthcheck-client"), O: mastersBefore129, SANs: noSANs, Usages: clientOnly,
+			CN: fixed("kube-etcd-healthcheck-client"), O: mastersBefore129, SANs: noSANs, Usages: clientOnly(),
 			HostsOf: etcdMembers, Restart: "nothing (used by health checks only)",
 		},
 		{
 			Name: "apiserver-etcd-client", CA: EtcdCA, File: "apiserver-etcd-client",
-			CN: fixed("kube-apiserver-etcd-client"), O: mastersBefore129, SANs: noSANs, Usages: clientOnly,
+			CN: fixed("kube-apiserver-etcd-client"), O: mastersBefore129, SANs: noSANs, Usages: clientOnly(),
 			HostsOf: controlPlanes, Restart: "kube-apiserver",
 		},
 	}

@@ -1,0 +1,61 @@
+package pki_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/pki"
+)
+
+var benchAlgs = []model.KeyAlgorithm{model.RSA2048, model.RSA3072, model.RSA4096, model.ECDSAP256, model.ECDSAP384}
+
+// BenchmarkIssue issues the full PKI from scratch for the stacked HA layout
+// (3 masters with etcd, 3 workers: 3 CAs, the service-account key and 12
+// leaves, 16 keys) with each key algorithm, on every CPU as render does.
+func BenchmarkIssue(b *testing.B) {
+	for _, alg := range benchAlgs {
+		b.Run(string(alg), func(b *testing.B) {
+			p := threeMasters(alg).plan(b)
+			is := &pki.Issuer{Now: clock(t0)}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := is.Ensure(p, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(16, "keys/op")
+		})
+	}
+}
+
+// BenchmarkReuse is a render of an existing cluster: parse the secrets file,
+// check every entry, and reuse it all.
+func BenchmarkReuse(b *testing.B) {
+	for _, alg := range []model.KeyAlgorithm{model.RSA2048, model.ECDSAP256} {
+		b.Run(string(alg), func(b *testing.B) {
+			p := threeMasters(alg).plan(b)
+			is := &pki.Issuer{Now: clock(t0)}
+			res, err := is.Ensure(p, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw := marshal(b, res.Secrets)
+			later := &pki.Issuer{Now: clock(t0.Add(24 * time.Hour))}
+			b.ReportAllocs()
+			for b.Loop() {
+				old, err := pki.ParseSecrets("secrets.yaml", raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r, err := later.Ensure(p, old)
+				if err != nil || len(r.Reissued) > 0 {
+					b.Fatal(err, r.Reissued)
+				}
+				if _, err := r.Secrets.Marshal(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
