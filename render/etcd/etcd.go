@@ -34,10 +34,22 @@ const (
 	DefaultImages = "registry.k8s.io"
 )
 
-// MetricsURL is where every member (etcd >= 3.3) serves /metrics and its
-// health endpoints over plain HTTP, on loopback only: the static pod's probes
-// dial it, never the client port, which demands a client certificate.
-var MetricsURL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(model.EtcdMetricsPort))
+// MetricsHost is where member m (etcd >= 3.3) serves /metrics and its
+// health endpoints over plain HTTP: loopback only, as the static pod's probes
+// dial it, never the client port, which demands a client certificate. A
+// member whose own address is a loopback address (several members on one
+// test machine) uses that address, so the members' sockets do not clash.
+func MetricsHost(m *model.Member) string {
+	if m.Host.Address.IsLoopback() {
+		return m.Host.Address.String()
+	}
+	return "127.0.0.1"
+}
+
+// MetricsURL is member m's plain-HTTP metrics and health URL.
+func MetricsURL(m *model.Member) string {
+	return "http://" + net.JoinHostPort(MetricsHost(m), strconv.Itoa(model.EtcdMetricsPort))
+}
 
 // Flag is one etcd command-line flag, without its leading dashes.
 type Flag struct {
@@ -124,7 +136,7 @@ func Flags(p *model.Plan, m *model.Member) ([]Flag, error) {
 		fs = append(fs, Flag{"initial-cluster", p.Etcd.InitialCluster()})
 	}
 	if v.AtLeast(3, 3) {
-		fs = append(fs, Flag{"listen-metrics-urls", MetricsURL})
+		fs = append(fs, Flag{"listen-metrics-urls", MetricsURL(m)})
 	}
 	if v.AtLeast(3, 4) {
 		// 3.4 defaults to the deprecated capnslog logger; 3.5 and 3.6
@@ -260,18 +272,19 @@ func staticPod(p *model.Plan, m *model.Member, flags []Flag) ([]byte, error) {
 		},
 	}
 	v := p.Etcd.Version
+	host := MetricsHost(m)
 	switch {
 	case v.AtLeast(3, 6):
-		c.LivenessProbe = liveness(probeLivezPath)
-		c.StartupProbe = startup(probeLivezPath)
-		c.ReadinessProbe = readiness(probeReadyzPath)
+		c.LivenessProbe = liveness(host, probeLivezPath)
+		c.StartupProbe = startup(host, probeLivezPath)
+		c.ReadinessProbe = readiness(host, probeReadyzPath)
 	case v.AtLeast(3, 5):
-		c.LivenessProbe = liveness(probeHealth35Live)
-		c.StartupProbe = startup(probeHealth35Live)
-		c.ReadinessProbe = readiness(probeHealth35Ready)
+		c.LivenessProbe = liveness(host, probeHealth35Live)
+		c.StartupProbe = startup(host, probeHealth35Live)
+		c.ReadinessProbe = readiness(host, probeHealth35Ready)
 	case v.AtLeast(3, 3):
-		c.LivenessProbe = liveness(probeHealth34)
-		c.StartupProbe = startup(probeHealth34)
+		c.LivenessProbe = liveness(host, probeHealth34)
+		c.StartupProbe = startup(host, probeHealth34)
 	default:
 		// etcd before 3.3 has no --listen-metrics-urls: its health endpoint
 		// is only on the client port, which requires a client certificate
@@ -314,10 +327,10 @@ func hostPathVolume(name, dir string, t *corev1.HostPathType) corev1.Volume {
 	}
 }
 
-func httpProbe(path string, initialDelay, timeout, failures, period int32) *corev1.Probe {
+func httpProbe(host, path string, initialDelay, timeout, failures, period int32) *corev1.Probe {
 	return &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-			Host:   "127.0.0.1",
+			Host:   host,
 			Path:   path,
 			Port:   intstr.FromInt32(model.EtcdMetricsPort),
 			Scheme: corev1.URISchemeHTTP,
@@ -329,11 +342,11 @@ func httpProbe(path string, initialDelay, timeout, failures, period int32) *core
 	}
 }
 
-func liveness(path string) *corev1.Probe  { return httpProbe(path, 10, 15, 8, 10) }
-func readiness(path string) *corev1.Probe { return httpProbe(path, 0, 15, 3, 1) }
+func liveness(host, path string) *corev1.Probe  { return httpProbe(host, path, 10, 15, 8, 10) }
+func readiness(host, path string) *corev1.Probe { return httpProbe(host, path, 0, 15, 3, 1) }
 
 // startup allows 24 x 10s = 4 minutes, kubeadm's control-plane timeout.
-func startup(path string) *corev1.Probe { return httpProbe(path, 10, 15, 24, 10) }
+func startup(host, path string) *corev1.Probe { return httpProbe(host, path, 10, 15, 24, 10) }
 
 // marshal writes pod as YAML without the fields a manifest never sets
 // (metadata.creationTimestamp: null, status: {}), whichever of them the

@@ -213,15 +213,15 @@ func TestVersionFlags(t *testing.T) {
 	}{
 		{"3.1.12", map[string]string{}},
 		{"3.2.24", map[string]string{}},
-		{"3.3.25", map[string]string{"listen-metrics-urls": MetricsURL}},
-		{"3.4.23", map[string]string{"listen-metrics-urls": MetricsURL, "logger": "zap", "log-outputs": "stderr"}},
+		{"3.3.25", map[string]string{"listen-metrics-urls": "http://127.0.0.1:2381"}},
+		{"3.4.23", map[string]string{"listen-metrics-urls": "http://127.0.0.1:2381", "logger": "zap", "log-outputs": "stderr"}},
 		{"3.5.21", map[string]string{
-			"listen-metrics-urls": MetricsURL, "logger": "zap", "log-outputs": "stderr",
+			"listen-metrics-urls": "http://127.0.0.1:2381", "logger": "zap", "log-outputs": "stderr",
 			"experimental-initial-corrupt-check":          "true",
 			"experimental-watch-progress-notify-interval": "5s",
 		}},
 		{"3.6.5", map[string]string{
-			"listen-metrics-urls": MetricsURL, "logger": "zap",
+			"listen-metrics-urls": "http://127.0.0.1:2381", "logger": "zap",
 			"feature-gates":                  "InitialCorruptCheck=true",
 			"watch-progress-notify-interval": "5s",
 		}},
@@ -471,7 +471,7 @@ func TestStaticPodProbes(t *testing.T) {
 				t.Errorf("probe paths %+v, want %+v", got, tc.want)
 			}
 			// A probe needs the metrics listener it dials.
-			hasMetrics := slicesContains(c.Command, "--listen-metrics-urls="+MetricsURL)
+			hasMetrics := slicesContains(c.Command, "--listen-metrics-urls=http://127.0.0.1:2381")
 			if (got.Live != "") != hasMetrics {
 				t.Errorf("liveness probe %q but --listen-metrics-urls present: %v", got.Live, hasMetrics)
 			}

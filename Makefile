@@ -1,0 +1,44 @@
+# hagen: the two commands a newcomer runs are `make run` and `make test`.
+GO       ?= go
+BIN      ?= bin/hagen
+TOOLS    ?= $(CURDIR)/.tools/bin
+EXAMPLE  ?= examples/stacked-keepalived.cue
+OUT      ?= out
+
+.PHONY: build run test unit vet conformance tools bench check-imports fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/hagen
+
+# Render the bundled example into out/ (secrets.yaml is created beside it).
+run:
+	$(GO) run ./cmd/hagen render $(EXAMPLE) -o $(OUT) --secrets $(OUT).secrets.yaml
+
+# Everything CI runs: static checks, unit and golden tests, and the
+# conformance suite against the real tools.
+test: vet check-imports unit conformance
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+unit:
+	$(GO) test ./...
+
+# Install the Debian packages and build kubeadm/etcd from the module proxy
+# (cached in .tools/bin), then feed every artifact to the program that
+# consumes it.
+tools:
+	tools/apt.sh
+	HAGEN_TOOLS_BIN=$(TOOLS) tools/build.sh
+
+conformance: tools
+	HAGEN_TOOLS_BIN=$(TOOLS) $(GO) test -count=1 -timeout 30m ./conformance/
+
+# render must never import CUE, the compiler never cfssl.
+check-imports:
+	@! $(GO) list -deps ./render/... | grep -q '^cuelang.org/' || { echo "render imports CUE"; exit 1; }
+	@! $(GO) list -deps ./compiler/... | grep -q '^github.com/cloudflare/cfssl' || { echo "compiler imports cfssl"; exit 1; }
+
+clean:
+	rm -rf bin $(OUT) $(OUT).secrets.yaml $(OUT).secrets.yaml.lock
