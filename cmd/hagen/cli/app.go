@@ -63,6 +63,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			renderCommand(),
 			vetCommand(),
 			schemaCommand(),
+			certsCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {

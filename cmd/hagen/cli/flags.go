@@ -7,4 +7,5 @@ const (
 	flagTar     = "tar"
 	flagForce   = "force"
 	flagOpenAPI = "openapi"
+	flagJSON    = "json"
 )
