@@ -81,6 +81,9 @@ func (is *Issuer) rand() io.Reader {
 // cluster) wherever it still fits.
 func (is *Issuer) Ensure(p *model.Plan, old *Secrets) (*Result, error) {
 	now := is.now()
+	if old != nil && old.Cluster != p.Name {
+		return nil, &SecretsError{Entry: "cluster", Msg: fmt.Sprintf("the secrets belong to cluster %q, the spec is cluster %q", old.Cluster, p.Name)}
+	}
 	s := &Secrets{Version: FormatVersion, Cluster: p.Name, CAs: map[string]KeyPair{}, Leaves: map[string]map[string]KeyPair{}}
 	res := &Result{Secrets: s}
 	if old != nil {
@@ -265,13 +268,17 @@ func (is *Issuer) parallel(jobs []func() error) error {
 	return nil
 }
 
+// caWarnWithin is how long before a CA's expiry every render warns (or
+// sooner, when certificates are shorter-lived than that).
+const caWarnWithin = 180 * 24 * time.Hour
+
 func checkCAExpiry(spec CASpec, cert *x509.Certificate, now time.Time, p model.PKI, res *Result) error {
 	left := cert.NotAfter.Sub(now)
 	switch {
 	case left <= 0:
 		return &SecretsError{Entry: "cas." + spec.Name, Msg: fmt.Sprintf("the CA expired on %s: every certificate it signed is invalid. Rotating a CA is a manual, planned operation; hagen will not do it silently", cert.NotAfter.Format(time.DateOnly))}
-	case left < p.CertValidity:
-		res.Warnings = append(res.Warnings, fmt.Sprintf("CA %s expires on %s (in %d days), sooner than pki.certValidity: new certificates end with it. Plan a CA rotation now", spec.Name, cert.NotAfter.Format(time.DateOnly), int(left.Hours()/24)))
+	case left < min(p.CertValidity, caWarnWithin):
+		res.Warnings = append(res.Warnings, fmt.Sprintf("CA %s expires on %s (in %d days): certificates issued now end with it. Plan a CA rotation now", spec.Name, cert.NotAfter.Format(time.DateOnly), int(left.Hours()/24)))
 	}
 	return nil
 }

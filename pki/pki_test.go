@@ -580,9 +580,6 @@ func TestTable(t *testing.T) {
 func TestCertsNotShared(t *testing.T) {
 	a, b := pki.Certs(), pki.Certs()
 	for i := range a {
-		if &a[i] == &b[i] {
-			t.Errorf("Certs()[%d] is shared between calls", i)
-		}
 		if len(a[i].Usages) > 0 && &a[i].Usages[0] == &b[i].Usages[0] {
 			t.Errorf("Certs()[%d] (%s): Usages share a backing array between calls: a caller's edit changes every later issue", i, a[i].Name)
 		}
@@ -768,10 +765,11 @@ func hasWarning(ws []string, sub string) bool {
 func TestDeterministic(t *testing.T) {
 	for _, alg := range []model.KeyAlgorithm{model.ECDSAP256, model.RSA2048} {
 		t.Run(string(alg), func(t *testing.T) {
-			p := threeMasters(alg).plan(t)
+			spec := threeMasters(alg)
 			if alg == model.RSA2048 {
-				p = oneMaster(alg).plan(t)
+				spec = oneMaster(alg) // fewer slow keys
 			}
+			p := spec.plan(t)
 			issue := func(seed uint64) []byte {
 				cryptotest.SetGlobalRandom(t, seed)
 				is := &pki.Issuer{Now: clock(t0), Rand: seeded(seed), Workers: 1}

@@ -106,6 +106,9 @@ func ParseSecrets(path string, raw []byte) (*Secrets, error) {
 		return nil, fail("", "not valid YAML (%v); is the file truncated or still encrypted?", cleanYAMLError(err))
 	}
 	switch {
+	case probe.Version == nil && (bytes.Contains(raw, []byte("\ncas:")) || bytes.HasPrefix(raw, []byte("# hagen secrets"))):
+		// version is the last key hagen writes: a cut file loses it first.
+		return nil, fail("version", "missing, and the file otherwise looks like hagen's: it is probably truncated. Restore it from backup; do not delete it (a new file means new CAs)")
 	case probe.Version == nil:
 		return nil, fail("version", "missing: this is not a hagen secrets file")
 	case *probe.Version > FormatVersion:
