@@ -64,6 +64,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			vetCommand(),
 			schemaCommand(),
 			certsCommand(),
+			initCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
