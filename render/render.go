@@ -6,6 +6,7 @@ package render
 import (
 	"github.com/hagen/hagen/compiler/model"
 	"github.com/hagen/hagen/pki"
+	"github.com/hagen/hagen/render/ansible"
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/etcd"
 	"github.com/hagen/hagen/render/haproxy"
@@ -42,6 +43,13 @@ func Render(p *model.Plan, s *pki.Secrets) (*bundle.Bundle, error) {
 		}
 	}
 	steps := runbook.Steps(p)
+	transport, err := ansible.Files(p, steps)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Add(transport...); err != nil {
+		return nil, err
+	}
 	if err := b.Add(bundle.File{Path: runbook.Path, Mode: bundle.ModePublic, Data: runbook.Markdown(p, steps)}); err != nil {
 		return nil, err
 	}

@@ -83,8 +83,8 @@ func Markdown(p *model.Plan, steps []bundle.Step) []byte {
 			}
 			w("```sh\n%s\n```\n\n", strings.Join(s.Commands, "\n"))
 		}
-		if s.Check != "" && (len(s.Commands) != 1 || s.Commands[0] != s.Check) {
-			w("Check before going on:\n\n```sh\n%s\n```\n\n", s.Check)
+		if s.Check != "" {
+			w("Check on %s before going on (it may take a minute):\n\n```sh\n%s\n```\n\n", strings.Join(s.Hosts, ", "), s.Check)
 		}
 	}
 

@@ -59,7 +59,7 @@ func Steps(p *model.Plan) []bundle.Step {
 		etcd.Commands = []string{"systemctl daemon-reload", "systemctl enable etcd", "systemctl start --no-block etcd"}
 	}
 	add(etcd)
-	add(bundle.Step{Name: StepEtcdHealth, Hosts: members[:1], Commands: []string{EtcdHealthCommand(p)},
+	add(bundle.Step{Name: StepEtcdHealth, Hosts: members[:1],
 		Check: EtcdHealthCommand(p), Note: "Every member must report healthy before the control plane starts."})
 
 	if k := p.ControlPlane.Keepalived; k != nil {

@@ -1,0 +1,195 @@
+// Package ansible renders an Ansible transport for the bundle: an inventory
+// with the hosts grouped by role, and a playbook that copies each host's
+// tree with the manifest's modes and owners, then runs the apply steps in
+// RUNBOOK order (serial where order matters, gated on etcd's health).
+package ansible
+
+import (
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/render/bundle"
+)
+
+// Paths in the bundle.
+const (
+	InventoryPath = "ansible/inventory.yml"
+	PlaybookPath  = "ansible/site.yml"
+)
+
+// Inventory groups.
+const (
+	GroupControlPlane = "control_plane"
+	GroupEtcd         = "etcd"
+	GroupWorkers      = "workers"
+)
+
+// Files returns the inventory and the playbook.
+func Files(p *model.Plan, steps []bundle.Step) ([]bundle.File, error) {
+	inv, err := inventory(p)
+	if err != nil {
+		return nil, err
+	}
+	play, err := playbook(p, steps)
+	if err != nil {
+		return nil, err
+	}
+	return []bundle.File{
+		{Path: InventoryPath, Mode: bundle.ModePublic, Data: inv},
+		{Path: PlaybookPath, Mode: bundle.ModePublic, Data: play},
+	}, nil
+}
+
+type group struct {
+	Hosts map[string]map[string]string `json:"hosts,omitempty"`
+}
+
+func inventory(p *model.Plan) ([]byte, error) {
+	groups := map[string]group{}
+	add := func(name string, h *model.Host) {
+		g := groups[name]
+		if g.Hosts == nil {
+			g.Hosts = map[string]map[string]string{}
+		}
+		g.Hosts[h.Name] = map[string]string{"ansible_host": h.Address.String()}
+		groups[name] = g
+	}
+	for _, h := range p.ControlPlane.Hosts {
+		add(GroupControlPlane, h)
+	}
+	for _, m := range p.Etcd.Members {
+		add(GroupEtcd, m.Host)
+	}
+	for _, h := range p.HostsWith(model.RoleWorker) {
+		add(GroupWorkers, h)
+	}
+	doc := map[string]any{"all": map[string]any{
+		"vars":     map[string]string{"hagen_cluster": p.Name},
+		"children": groups,
+	}}
+	return marshal("Inventory of cluster "+p.Name+", by role.", doc)
+}
+
+type task map[string]any
+
+type play struct {
+	Name        string   `json:"name"`
+	Hosts       string   `json:"hosts"`
+	Become      bool     `json:"become,omitempty"`
+	GatherFacts bool     `json:"gather_facts"`
+	Serial      int      `json:"serial,omitempty"`
+	Tags        []string `json:"tags"`
+	Tasks       []task   `json:"tasks"`
+}
+
+// playbook copies files, then runs every step. Steps without hosts are
+// notes for the operator (a load balancer to configure): they print.
+func playbook(p *model.Plan, steps []bundle.Step) ([]byte, error) {
+	var plays []play
+	pattern := hostPattern(p)
+	for _, s := range steps {
+		if len(s.Hosts) == 0 || len(s.Commands) == 0 && s.Check == "" && s.Name != "copy-files" {
+			if s.Note != "" {
+				plays = append(plays, play{Name: s.Name, Hosts: "localhost", Tags: []string{"steps", s.Name}, Tasks: []task{{
+					"name": "Operator action", "ansible.builtin.debug": map[string]string{"msg": s.Note},
+				}}})
+			}
+			continue
+		}
+		pl := play{Name: s.Name, Hosts: pattern(s.Hosts), Become: true, Tags: []string{"steps", s.Name}}
+		if s.Serial {
+			pl.Serial = 1
+		}
+		if s.Name == "copy-files" {
+			pl.Tags = []string{"copy"}
+			pl.Tasks = copyTasks()
+			plays = append(plays, pl)
+			continue
+		}
+		for i, c := range s.Commands {
+			pl.Tasks = append(pl.Tasks, task{"name": fmt.Sprintf("%s %d", s.Name, i+1), "ansible.builtin.shell": c})
+		}
+		if s.Check != "" {
+			pl.Tasks = append(pl.Tasks, task{
+				"name":                  s.Name + " check",
+				"ansible.builtin.shell": s.Check,
+				"register":              "check",
+				"until":                 "check.rc == 0",
+				"retries":               30,
+				"delay":                 10,
+				"changed_when":          false,
+			})
+		}
+		plays = append(plays, pl)
+	}
+	return marshal("Applies the bundle of cluster "+p.Name+" in RUNBOOK order:\n"+
+		"#   ansible-playbook -i inventory.yml site.yml\n"+
+		"# --tags copy only lays the files down; -e hagen_root=DIR lays them under DIR\n"+
+		"# (an image being built, a test).", plays)
+}
+
+// hostPattern names a step's hosts by inventory group where they are a
+// whole group, so a playbook for thousands of workers stays short.
+func hostPattern(p *model.Plan) func([]string) string {
+	key := func(hs []string) string { return strings.Join(hs, ":") }
+	groups := map[string]string{}
+	names := func(hs []*model.Host) []string {
+		out := make([]string, len(hs))
+		for i, h := range hs {
+			out[i] = h.Name
+		}
+		return out
+	}
+	var members []*model.Host
+	for _, m := range p.Etcd.Members {
+		members = append(members, m.Host)
+	}
+	// Later assignments win: "all" over a group with the same hosts.
+	groups[key(names(p.HostsWith(model.RoleWorker)))] = GroupWorkers
+	groups[key(names(members))] = GroupEtcd
+	groups[key(names(p.ControlPlane.Hosts))] = GroupControlPlane
+	groups[key(names(p.Hosts))] = "all"
+	return func(hs []string) string {
+		if g, ok := groups[key(hs)]; ok {
+			return g
+		}
+		return key(hs)
+	}
+}
+
+// copyTasks lay hosts/<host>/ onto the host with the manifest's modes and
+// owners; the file list comes from MANIFEST.json so the playbook stays
+// small for large clusters.
+func copyTasks() []task {
+	files := "{{ (lookup('ansible.builtin.file', playbook_dir ~ '/../MANIFEST.json') | from_json).hosts[inventory_hostname].files }}"
+	return []task{
+		{
+			"name":                 "Directories",
+			"ansible.builtin.file": map[string]string{"path": "{{ hagen_root | default('') }}{{ item }}", "state": "directory", "owner": "root", "group": "root", "mode": "0755"},
+			"loop":                 "{{ " + strings.Trim(files, "{} ") + " | map(attribute='path') | map('dirname') | unique | list }}",
+		},
+		{
+			"name": "Files",
+			"ansible.builtin.copy": map[string]string{
+				"src":   "{{ playbook_dir }}/../hosts/{{ inventory_hostname }}{{ item.path }}",
+				"dest":  "{{ hagen_root | default('') }}{{ item.path }}",
+				"mode":  "{{ item.mode }}",
+				"owner": "{{ item.owner }}",
+				"group": "root",
+			},
+			"loop":         files,
+			"loop_control": map[string]string{"label": "{{ item.path }}"},
+		},
+	}
+}
+
+func marshal(comment string, doc any) ([]byte, error) {
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte("# Generated by hagen. "+comment+"\n---\n"), out...), nil
+}

@@ -1,0 +1,395 @@
+package runbook
+
+import (
+	"flag"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hagen/hagen/compiler"
+	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/render/bundle"
+	"github.com/hagen/hagen/render/kubeadm"
+)
+
+// update is accepted so that `go test ./... -update` runs this package too;
+// it has no golden files.
+var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
+
+const stacked = `name: "prod"
+network: podSubnet: "10.32.0.0/12"
+controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0", routerID: 51}
+hosts: {
+	m2: {address: "10.0.0.12/24", roles: ["control-plane"]}
+	m0: {address: "10.0.0.10/24", roles: ["control-plane"]}
+	m1: {address: "10.0.0.11/24", roles: ["control-plane"]}
+	w0: {address: "10.0.0.20", roles: ["worker"]}
+	w1: {address: "10.0.0.21", roles: ["worker"]}
+}
+`
+
+const cloud = `name: "cloud"
+network: podSubnet: "192.168.0.0/16"
+controlPlane: loadBalancer: external: endpoint: "k8s-api.cloud.example.com:6443"
+etcd: run: "static-pod"
+hosts: {
+	"cp-a": {address: "172.31.0.10", roles: ["control-plane"]}
+	"cp-b": {address: "172.31.16.10", roles: ["control-plane"]}
+	"cp-c": {address: "172.31.32.10", roles: ["control-plane"]}
+	"node-a": {address: "172.31.0.100", roles: ["worker"]}
+	"node-b": {address: "172.31.16.100", roles: ["worker"]}
+}
+`
+
+const externalEtcd = `name: "dc1"
+network: podSubnet: "10.244.0.0/16"
+controlPlane: loadBalancer: keepalived: {vip: "192.168.10.50", interface: "ens192", routerID: 52, haproxy: port: 8443}
+etcd: topology: "external"
+hosts: {
+	master0: {address: "192.168.10.10/24", roles: ["control-plane"]}
+	master1: {address: "192.168.10.11/24", roles: ["control-plane"]}
+	master2: {address: "192.168.10.12/24", roles: ["control-plane"]}
+	etcd0: {address: "192.168.10.20", roles: ["etcd"]}
+	etcd1: {address: "192.168.10.21", roles: ["etcd"]}
+	etcd2: {address: "192.168.10.22", roles: ["etcd"]}
+	worker0: {address: "192.168.10.30", roles: ["worker"]}
+}
+`
+
+const legacy = `name: "legacy"
+kubernetes: version: "1.10.13"
+network: podSubnet: "10.32.0.0/12"
+controlPlane: {
+	schedulable: true
+	loadBalancer: keepalived: {vip: "10.10.40.100", interface: "eth0", routerID: 51}
+}
+hosts: {
+	master0: {address: "10.10.40.90/24", roles: ["control-plane"]}
+	master1: {address: "10.10.40.91/24", roles: ["control-plane"]}
+	master2: {address: "10.10.40.92/24", roles: ["control-plane"]}
+	worker0: {address: "10.10.40.93", roles: ["worker"]}
+}
+`
+
+const single = `name: "one"
+network: podSubnet: "10.32.0.0/12"
+controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
+hosts: m0: {address: "10.0.0.10", roles: ["control-plane"]}
+`
+
+func plan(t testing.TB, src string) *model.Plan {
+	t.Helper()
+	res, err := compiler.Compile("t.cue", []byte(src))
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return res.Plan
+}
+
+func stepNames(steps []bundle.Step) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.Name
+	}
+	return out
+}
+
+func step(t *testing.T, steps []bundle.Step, name string) bundle.Step {
+	t.Helper()
+	for _, s := range steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no step %s in %v", name, stepNames(steps))
+	return bundle.Step{}
+}
+
+func hasStep(steps []bundle.Step, name string) bool {
+	for _, s := range steps {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func TestStepOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"stacked", stacked, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
+		{"external-lb", cloud, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepLBAddMasters, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
+		{"external-etcd", externalEtcd, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
+		{"legacy", legacy, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
+		{"single", single, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepRepointProxy}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := stepNames(Steps(plan(t, tc.src))); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("steps\n  %v\nwant\n  %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestStepHosts(t *testing.T) {
+	steps := Steps(plan(t, stacked))
+	for name, want := range map[string][]string{
+		StepCopy:          {"m0", "m1", "m2", "w0", "w1"},
+		StepEtcd:          {"m0", "m1", "m2"},
+		StepLoadBalancer:  {"m0", "m1", "m2"},
+		StepInit:          {"m0"},
+		StepJoinCP:        {"m1", "m2"},
+		StepJoinWorkers:   {"w0", "w1"},
+		StepRepointWorker: {"w0", "w1"},
+	} {
+		if got := step(t, steps, name).Hosts; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s on %v, want %v", name, got, want)
+		}
+	}
+	if !step(t, steps, StepJoinCP).Serial {
+		t.Error("join-control-plane is not serial")
+	}
+	if got := len(step(t, steps, StepEtcdHealth).Hosts); got != 1 {
+		t.Errorf("check-etcd on %d hosts, want 1", got)
+	}
+
+	steps = Steps(plan(t, externalEtcd))
+	if got := step(t, steps, StepEtcd).Hosts; !reflect.DeepEqual(got, []string{"etcd0", "etcd1", "etcd2"}) {
+		t.Errorf("external etcd: start-etcd on %v", got)
+	}
+	if got := step(t, steps, StepInit).Hosts; !reflect.DeepEqual(got, []string{"master0"}) {
+		t.Errorf("external etcd: init on %v", got)
+	}
+}
+
+func TestInitAndJoinCommands(t *testing.T) {
+	steps := Steps(plan(t, stacked))
+	initCmd := "kubeadm init --config " + kubeadm.ConfigPath
+	joinCmd := "kubeadm join --config " + kubeadm.ConfigPath
+	if got := step(t, steps, StepInit).Commands; !reflect.DeepEqual(got, []string{initCmd}) {
+		t.Errorf("init commands %v", got)
+	}
+	if got := step(t, steps, StepJoinCP).Commands; !reflect.DeepEqual(got, []string{joinCmd}) {
+		t.Errorf("join-control-plane commands %v", got)
+	}
+	if got := step(t, steps, StepJoinWorkers).Commands; !reflect.DeepEqual(got, []string{joinCmd}) {
+		t.Errorf("join-workers commands %v", got)
+	}
+	for _, s := range steps {
+		for _, c := range s.Commands {
+			if strings.Contains(c, "ignore-preflight-errors") {
+				t.Errorf("systemd etcd: %s ignores preflight errors: %s", s.Name, c)
+			}
+		}
+	}
+}
+
+func TestLegacyInitsEveryMasterSerially(t *testing.T) {
+	steps := Steps(plan(t, legacy))
+	init := step(t, steps, StepInit)
+	if !reflect.DeepEqual(init.Hosts, []string{"master0", "master1", "master2"}) || !init.Serial {
+		t.Errorf("legacy init on %v serial=%v, want every master serially", init.Hosts, init.Serial)
+	}
+	if hasStep(steps, StepJoinCP) {
+		t.Error("legacy has a join-control-plane step")
+	}
+}
+
+func TestStaticPodIgnoresManifestsDir(t *testing.T) {
+	const flag = "--ignore-preflight-errors=DirAvailable--etc-kubernetes-manifests"
+	steps := Steps(plan(t, cloud))
+	for _, name := range []string{StepInit, StepJoinCP} {
+		s := step(t, steps, name)
+		last := s.Commands[len(s.Commands)-1]
+		if !strings.HasPrefix(last, "kubeadm ") || !strings.Contains(last, flag) {
+			t.Errorf("%s: last command %q lacks %s", name, last, flag)
+		}
+		// The standalone kubelet hands over to kubeadm's first.
+		if !reflect.DeepEqual(s.Commands[0], "systemctl stop kubelet") {
+			t.Errorf("%s: first command %q, want systemctl stop kubelet", name, s.Commands[0])
+		}
+	}
+	if c := step(t, steps, StepJoinWorkers).Commands; strings.Contains(strings.Join(c, " "), "ignore-preflight") {
+		t.Errorf("workers ignore preflight errors: %v", c)
+	}
+	// The standalone kubelet runs etcd before init.
+	if c := strings.Join(step(t, steps, StepEtcd).Commands, "\n"); !strings.Contains(c, "restart kubelet") {
+		t.Errorf("static-pod start-etcd commands:\n%s", c)
+	}
+	if c := step(t, steps, StepEtcdHealth).Check; !strings.Contains(c, "crictl exec") {
+		t.Errorf("static-pod health check %q does not use the etcd container's etcdctl", c)
+	}
+}
+
+func TestExternalLBFirstMasterOnly(t *testing.T) {
+	steps := Steps(plan(t, cloud))
+	lb := step(t, steps, StepLoadBalancer)
+	if !strings.Contains(lb.Note, "172.31.0.10:6443 only") {
+		t.Errorf("load balancer note %q does not point at the first master only", lb.Note)
+	}
+	for _, other := range []string{"172.31.16.10", "172.31.32.10"} {
+		if strings.Contains(lb.Note, other) {
+			t.Errorf("load balancer note names %s before it joined", other)
+		}
+	}
+	add := step(t, steps, StepLBAddMasters)
+	for _, other := range []string{"172.31.16.10:6443", "172.31.32.10:6443"} {
+		if !strings.Contains(add.Note, other) {
+			t.Errorf("add-masters note %q lacks %s", add.Note, other)
+		}
+	}
+	if strings.Contains(add.Note, "172.31.0.10:") {
+		t.Errorf("add-masters note %q re-adds the first master", add.Note)
+	}
+}
+
+func TestEtcdHealthCommand(t *testing.T) {
+	p := plan(t, stacked)
+	c := EtcdHealthCommand(p)
+	for _, want := range []string{
+		"--endpoints=https://10.0.0.10:2379,https://10.0.0.11:2379,https://10.0.0.12:2379",
+		"--cacert=/etc/kubernetes/pki/etcd/ca.crt",
+		"--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+		"--key=/etc/kubernetes/pki/etcd/healthcheck-client.key",
+		"endpoint health",
+	} {
+		if !strings.Contains(c, want) {
+			t.Errorf("health command %q lacks %q", c, want)
+		}
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	for _, tc := range []struct{ name, src string }{
+		{"stacked", stacked}, {"cloud", cloud}, {"external-etcd", externalEtcd}, {"legacy", legacy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := plan(t, tc.src)
+			steps := Steps(p)
+			md := string(Markdown(p, steps))
+			if !strings.Contains(md, "```mermaid\nflowchart") {
+				t.Error("no mermaid block")
+			}
+			if strings.Count(md, "```")%2 != 0 {
+				t.Error("unbalanced code fences")
+			}
+			for _, h := range p.Hosts {
+				if !strings.Contains(md, "| "+h.Name+" | "+h.Address.String()+" |") {
+					t.Errorf("host %s is not in the table", h.Name)
+				}
+			}
+			if !strings.Contains(md, "kubeadm token create") {
+				t.Error("no token renewal command")
+			}
+			for i, s := range steps {
+				if !strings.Contains(md, fmt.Sprintf("### %d. %s\n", i+1, s.Name)) {
+					t.Errorf("step %d %s missing", i+1, s.Name)
+				}
+				for _, c := range s.Commands {
+					if !strings.Contains(md, c) {
+						t.Errorf("step %s: command %q missing", s.Name, c)
+					}
+				}
+			}
+			if string(Markdown(p, steps)) != md {
+				t.Error("Markdown is not deterministic")
+			}
+		})
+	}
+}
+
+func TestDiagram(t *testing.T) {
+	p := plan(t, externalEtcd)
+	d := Diagram(p)
+	if !strings.HasPrefix(d, "flowchart ") {
+		t.Errorf("diagram starts %q", d[:20])
+	}
+	for _, h := range p.Hosts {
+		if !strings.Contains(d, nodeID(h.Name)+"[") {
+			t.Errorf("diagram lacks node %s", h.Name)
+		}
+	}
+	if !strings.Contains(d, "192.168.10.50:8443") {
+		t.Error("diagram lacks the endpoint")
+	}
+	// Mermaid identifiers: no dashes or dots.
+	p = plan(t, cloud)
+	for _, line := range strings.Split(Diagram(p), "\n") {
+		if m := regexp.MustCompile(`^\s*(\S+?)[\[(]`).FindStringSubmatch(line); m != nil && strings.ContainsAny(m[1], "-.") {
+			t.Errorf("unsafe mermaid id %q in %q", m[1], line)
+		}
+	}
+}
+
+// bigSpec is a CUE spec with three masters and n workers in three zones.
+func bigSpec(n int) string {
+	var b strings.Builder
+	b.WriteString(`name: "big"
+network: podSubnet: "10.32.0.0/12"
+controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
+hosts: {
+	m0: {address: "172.16.0.10", roles: ["control-plane"], zone: "a"}
+	m1: {address: "172.16.0.11", roles: ["control-plane"], zone: "b"}
+	m2: {address: "172.16.0.12", roles: ["control-plane"], zone: "c"}
+`)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "\tw%d: {address: \"172.17.%d.%d\", roles: [\"worker\"], zone: %q}\n", i, i/250, i%250+1, string(rune('a'+i%3)))
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func TestLargeClusterDiagramStaysSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a 5000-worker spec")
+	}
+	const n = 5000
+	p := plan(t, bigSpec(n))
+	if got := len(p.HostsWith(model.RoleWorker)); got != n {
+		t.Fatalf("%d workers, want %d", got, n)
+	}
+	d := Diagram(p)
+	if lines := strings.Count(d, "\n"); lines > 60 {
+		t.Errorf("diagram of %d workers has %d lines", n, lines)
+	}
+	if len(d) > 4096 {
+		t.Errorf("diagram of %d workers is %d bytes", n, len(d))
+	}
+	if strings.Contains(d, "w4999") || strings.Contains(d, nodeID("w17")+"[") {
+		t.Error("diagram draws workers one by one")
+	}
+	total := 0
+	for _, m := range regexp.MustCompile(`\[\["(\d+) workers"\]\]`).FindAllStringSubmatch(d, -1) {
+		var k int
+		fmt.Sscan(m[1], &k)
+		total += k
+	}
+	if total != n {
+		t.Errorf("worker groups add up to %d, want %d:\n%s", total, n, d)
+	}
+	steps := Steps(p)
+	if got := len(step(t, steps, StepJoinWorkers).Hosts); got != n {
+		t.Errorf("join-workers on %d hosts", got)
+	}
+	md := string(Markdown(p, steps))
+	if !strings.Contains(md, "```mermaid\n"+d+"```") {
+		t.Error("RUNBOOK's mermaid block is not the diagram")
+	}
+}
+
+func TestSmallClusterDrawsEveryWorker(t *testing.T) {
+	p := plan(t, bigSpec(maxDrawnWorkers))
+	d := Diagram(p)
+	for _, h := range p.HostsWith(model.RoleWorker) {
+		if !strings.Contains(d, nodeID(h.Name)+"[") {
+			t.Errorf("worker %s not drawn", h.Name)
+		}
+	}
+	if strings.Contains(d, " workers\"]]") {
+		t.Error("workers grouped below the limit")
+	}
+}
