@@ -16,13 +16,25 @@ import (
 	"github.com/hagen/hagen/render/pkifiles"
 	"github.com/hagen/hagen/render/repoint"
 	"github.com/hagen/hagen/render/runbook"
+	"github.com/hagen/hagen/render/tarball"
 )
 
 // ManifestVersion is the MANIFEST.json format version.
 const ManifestVersion = 1
 
-// Render builds the whole bundle for p.
+// Options choose optional parts of the bundle.
+type Options struct {
+	// Tarballs adds tar/<host>.tar.gz for every host.
+	Tarballs bool
+}
+
+// Render builds the whole bundle for p, without the optional parts.
 func Render(p *model.Plan, s *pki.Secrets) (*bundle.Bundle, error) {
+	return RenderWith(p, s, Options{})
+}
+
+// RenderWith builds the whole bundle for p with the parts opts choose.
+func RenderWith(p *model.Plan, s *pki.Secrets, opts Options) (*bundle.Bundle, error) {
 	b := bundle.New()
 	renderers := []func() ([]bundle.File, error){
 		func() ([]bundle.File, error) { return pkifiles.Files(p, s) },
@@ -40,6 +52,17 @@ func Render(p *model.Plan, s *pki.Secrets) (*bundle.Bundle, error) {
 		}
 		if err := b.Add(files...); err != nil {
 			return nil, err
+		}
+	}
+	if opts.Tarballs {
+		for _, h := range p.Hosts {
+			data, err := tarball.Host(b.HostFiles(h.Name))
+			if err != nil {
+				return nil, err
+			}
+			if err := b.Add(bundle.File{Path: "tar/" + h.Name + ".tar.gz", Mode: bundle.ModeSecret, Data: data}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	steps := runbook.Steps(p)

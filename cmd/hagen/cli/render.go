@@ -84,14 +84,9 @@ func runRender(c *ucli.Context) error {
 	for _, r := range issued.Reissued {
 		fmt.Fprintf(warn, "warning: re-issued %s for %s (%s): copy the new files, then restart %s there\n", r.Cert, r.Host, r.Reason, r.Restart)
 	}
-	b, err := render.Render(plan, issued.Secrets)
+	b, err := render.RenderWith(plan, issued.Secrets, render.Options{Tarballs: c.Bool(flagTar)})
 	if err != nil {
 		return err
-	}
-	if c.Bool(flagTar) {
-		if err := addTarballs(b, plan); err != nil {
-			return err
-		}
 	}
 
 	data, err := issued.Secrets.Marshal()
