@@ -342,6 +342,12 @@ func (c *checker) keepalived(at Path, s *spec, pl *model.Plan) {
 			c.errorf(append(at, "haproxy", "port"), "%d is controlPlane.port: HAProxy runs beside the apiserver on every master and needs a port of its own (e.g. 8443)", ks.HAProxy.Port)
 		}
 		port = ks.HAProxy.Port
+		if pl.Kubernetes.KubeadmAPI == model.KubeadmV1Alpha1 {
+			// kubeadm 1.9/1.10 builds the masters' kubeconfigs from
+			// api.controlPlaneEndpoint and api.bindPort: they would bypass
+			// HAProxy while the workers dial its port.
+			c.errorf(append(at, "haproxy"), "kubeadm %s cannot point the masters at HAProxy's port (it reuses the apiserver's bind port); drop haproxy or use Kubernetes 1.22 or newer", pl.Kubernetes.Version)
+		}
 	}
 	// VRRP priorities: the init host is MASTER; BACKUPs fall by one so that
 	// failover order is fixed and no two peers tie.

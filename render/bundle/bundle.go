@@ -46,12 +46,13 @@ func (f File) SHA256() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Bundle is every file of a render, kept sorted by bundle path.
+// Bundle is every file of a render, by bundle path and by host.
 type Bundle struct {
-	files map[string]File
+	files  map[string]File
+	byHost map[string][]string // host -> bundle paths
 }
 
-func New() *Bundle { return &Bundle{files: map[string]File{}} }
+func New() *Bundle { return &Bundle{files: map[string]File{}, byHost: map[string][]string{}} }
 
 // Add puts files into the bundle. Two renderers writing the same path is a
 // bug in hagen, not in the spec, and panics in tests long before release.
@@ -71,6 +72,7 @@ func (b *Bundle) Add(files ...File) error {
 			return fmt.Errorf("internal error: %s rendered twice", p)
 		}
 		b.files[p] = f
+		b.byHost[f.Host] = append(b.byHost[f.Host], p)
 	}
 	return nil
 }
@@ -89,13 +91,14 @@ func (b *Bundle) Files() []File {
 	return out
 }
 
-// HostFiles returns host's files sorted by target path.
+// HostFiles returns host's files sorted by target path. It costs only the
+// host's own files, so a bundle of thousands of hosts stays linear.
 func (b *Bundle) HostFiles(host string) []File {
-	var out []File
-	for _, f := range b.Files() {
-		if f.Host == host {
-			out = append(out, f)
-		}
+	paths := append([]string(nil), b.byHost[host]...)
+	sort.Strings(paths)
+	out := make([]File, len(paths))
+	for i, p := range paths {
+		out[i] = b.files[p]
 	}
 	return out
 }

@@ -22,9 +22,11 @@ func (e *NotABundleError) Error() string {
 }
 
 // Unchanged reports whether dir already holds b, judged from MANIFEST.json:
-// the manifest pins every file's digest and mode, so equal manifest bytes
-// plus every file present with its size and mode (a stat, no read) mean
-// there is nothing to write. Tampering inside a file is hagen verify's job.
+// the manifest pins every file's digest and mode, so equal manifest bytes,
+// every file present with its size and mode, and nothing else in the tree
+// (directory entries and stats, no file read) mean there is nothing to
+// write. An edit inside a file that keeps its size is not seen here: that is
+// what hagen verify is for.
 func Unchanged(dir string, b *Bundle) bool {
 	mf, ok := b.Get(ManifestName)
 	if !ok {
@@ -34,14 +36,34 @@ func Unchanged(dir string, b *Bundle) bool {
 	if err != nil || !bytes.Equal(old, mf.Data) {
 		return false
 	}
+	want := map[string]File{}
 	for _, f := range b.Files() {
-		info, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(f.BundlePath())))
-		if err != nil || !info.Mode().IsRegular() || info.Mode().Perm() != f.Mode || info.Size() != int64(len(f.Data)) {
-			return false
-		}
+		want[filepath.FromSlash(f.BundlePath())] = f
 	}
-	return true
+	seen := 0
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		f, ok := want[rel]
+		if !ok {
+			return errChanged
+		}
+		info, err := d.Info()
+		if err != nil || !info.Mode().IsRegular() || info.Mode().Perm() != f.Mode || info.Size() != int64(len(f.Data)) {
+			return errChanged
+		}
+		seen++
+		return nil
+	})
+	return err == nil && seen == len(want)
 }
+
+var errChanged = errors.New("changed")
 
 // Write puts b at dir atomically: the tree is built in a sibling temporary
 // directory, synced, and swapped into place with one rename(2), so a crash
@@ -116,7 +138,7 @@ func writeTree(root string, b *Bundle) error {
 		p := filepath.Join(root, filepath.FromSlash(f.BundlePath()))
 		d := filepath.Dir(p)
 		if !dirs[d] {
-			if err := os.MkdirAll(d, 0o755); err != nil {
+			if err := mkdirAll(root, d); err != nil {
 				return err
 			}
 			dirs[d] = true
@@ -126,6 +148,24 @@ func writeTree(root string, b *Bundle) error {
 		}
 	}
 	return syncTree(root)
+}
+
+// mkdirAll creates d and its parents below root as 0755 whatever the
+// umask: rsync -a copies directory modes onto the hosts' /etc.
+func mkdirAll(root, d string) error {
+	if d == root {
+		return nil
+	}
+	if _, err := os.Lstat(d); err == nil {
+		return nil
+	}
+	if err := mkdirAll(root, filepath.Dir(d)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return os.Chmod(d, 0o755)
 }
 
 // syncTree makes everything written under root durable before the swap.

@@ -58,7 +58,7 @@ if [ ! -f "$conf" ]; then
 	echo "hagen-repoint-kubelet: $conf not found: join the node first" >&2
 	exit 1
 fi
-if grep -q "^    server: $server\$" "$conf"; then
+if grep -qxF "    server: $server" "$conf"; then
 	echo "kubelet already uses $server"
 	exit 0
 fi

@@ -393,3 +393,23 @@ func TestSmallClusterDrawsEveryWorker(t *testing.T) {
 		t.Error("workers grouped below the limit")
 	}
 }
+
+func TestExternalLBNoteIPv6(t *testing.T) {
+	p := plan(t, `name: "v6"
+network: podSubnet: "10.32.0.0/12"
+controlPlane: loadBalancer: external: endpoint: "[2001:db8::100]:6443"
+hosts: {
+	m0: {address: "2001:db8::10", roles: ["control-plane"]}
+	m1: {address: "2001:db8::11", roles: ["control-plane"]}
+	m2: {address: "2001:db8::12", roles: ["control-plane"]}
+}
+`)
+	steps := Steps(p)
+	if add := step(t, steps, StepLBAddMasters).Note; !strings.Contains(add, "[2001:db8::11]:6443") {
+		t.Errorf("add-masters note %q: IPv6 backends must be bracketed", add)
+	}
+	lb := step(t, steps, StepLoadBalancer).Note
+	if !strings.Contains(lb, "[2001:db8::10]:6443 only") {
+		t.Errorf("load balancer note %q does not name [2001:db8::10]:6443 only", lb)
+	}
+}

@@ -72,7 +72,7 @@ func Steps(p *model.Plan) []bundle.Step {
 		add(lb)
 	} else {
 		add(bundle.Step{Name: StepLoadBalancer, Hosts: nil,
-			Note: fmt.Sprintf("Point the load balancer %s at %s:%d only, with a TCP or HTTPS /healthz check. kubeadm health-checks through it, so it must not route to masters that do not run an apiserver yet.", p.ControlPlane.Endpoint, init.Address, p.ControlPlane.Port)})
+			Note: fmt.Sprintf("Point the load balancer %s at %s only, with a TCP or HTTPS /healthz check. kubeadm health-checks through it, so it must not route to masters that do not run an apiserver yet.", p.ControlPlane.Endpoint, addrs([]*model.Host{init}, p.ControlPlane.Port)[0])})
 	}
 
 	initCmds := []string{}
@@ -95,12 +95,11 @@ func Steps(p *model.Plan) []bundle.Step {
 	add(bundle.Step{Name: StepCNI, Hosts: []string{init.Name},
 		Note: fmt.Sprintf("Install the pod network for podSubnet %s with KUBECONFIG=/etc/kubernetes/admin.conf (kubectl apply -f <your CNI's manifest>). Nodes stay NotReady until it runs.", p.Network.PodSubnet)})
 	if !legacy && len(cps) > 1 {
-		var cmds []string
-		if staticPod {
+		// Stacked static-pod etcd: the standalone kubelet hands over to
+		// kubeadm's on each master that runs a member.
+		var cmds, ign []string
+		if staticPod && p.Etcd.Topology == model.TopologyStacked {
 			cmds = append(cmds, "systemctl stop kubelet", "rm -f "+kubeletetcd.DropInLink, "systemctl daemon-reload")
-		}
-		ign := []string(nil)
-		if staticPod {
 			ign = []string{"DirAvailable--etc-kubernetes-manifests"}
 		}
 		add(bundle.Step{Name: StepJoinCP, Hosts: cps[1:], Serial: true,

@@ -8,14 +8,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hagen/hagen/render/bundle"
 )
 
-// Host packs files (one host's, sorted by path).
+// Host packs one host's files, in path order whatever the order given.
 func Host(files []bundle.File) ([]byte, error) {
+	files = slices.Clone(files)
+	slices.SortFunc(files, func(a, b bundle.File) int { return strings.Compare(a.Path, b.Path) })
 	var buf bytes.Buffer
 	gz, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {

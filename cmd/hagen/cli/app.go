@@ -64,6 +64,8 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			vetCommand(),
 			schemaCommand(),
 			certsCommand(),
+			verifyCommand(),
+			diffCommand(),
 			initCommand(),
 		},
 	}
