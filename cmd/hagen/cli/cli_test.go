@@ -39,7 +39,24 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			return os.CopyFS(filepath.Join(env.WorkDir, "examples"), os.DirFS(examples))
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"replace": replaceCmd,
+		},
 	})
+}
+
+// replaceCmd edits a file in place, as an operator edits a spec:
+// replace OLD NEW FILE replaces every OLD by NEW, and fails if there is none.
+func replaceCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replace OLD NEW FILE")
+	}
+	file := ts.MkAbs(args[2])
+	data := ts.ReadFile(args[2])
+	if !strings.Contains(data, args[0]) {
+		ts.Fatalf("%s does not contain %q", args[2], args[0])
+	}
+	ts.Check(os.WriteFile(file, []byte(strings.ReplaceAll(data, args[0], args[1])), 0o644))
 }
 
 const validSpec = `name: "t"
