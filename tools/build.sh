@@ -39,7 +39,7 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=readonly"
 # verify against go.sum.
 export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}k8s.io/kube-proxy"
 
-ALL_TOOLS=(kubeadm-1.35 kubeadm-1.30 etcd-3.6 etcdctl-3.6)
+ALL_TOOLS=(kubeadm-1.35 kubeadm-1.30 etcd-3.6 etcdctl-3.6 cfssl cfssljson)
 
 # tool -> "module dir|package|version module"
 spec() {
@@ -48,6 +48,8 @@ spec() {
 	kubeadm-1.30) echo "kubeadm-v1.30|k8s.io/kubernetes/cmd/kubeadm|k8s.io/kubernetes" ;;
 	etcd-3.6) echo "etcd-v3.6|go.etcd.io/etcd/server/v3|go.etcd.io/etcd/server/v3" ;;
 	etcdctl-3.6) echo "etcdctl-v3.6|go.etcd.io/etcd/etcdctl/v3|go.etcd.io/etcd/etcdctl/v3" ;;
+	cfssl) echo "cfssl-v1.6.5|github.com/cloudflare/cfssl/cmd/cfssl|github.com/cloudflare/cfssl" ;;
+	cfssljson) echo "cfssl-v1.6.5|github.com/cloudflare/cfssl/cmd/cfssljson|github.com/cloudflare/cfssl" ;;
 	*) return 1 ;;
 	esac
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hagen/hagen/internal/parallel"
 )
 
 // ManifestName names the file that marks a directory as a hagen bundle.
@@ -79,11 +81,17 @@ func Write(dir string, b *Bundle, force bool) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
 	}
+	// A render killed earlier leaves its temp tree behind; the caller holds
+	// the secrets lock, so no other render of this cluster is writing one.
+	stale, _ := filepath.Glob(filepath.Join(parent, "."+filepath.Base(dir)+".hagen-*"))
+	for _, d := range stale {
+		_ = removeTree(d)
+	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".hagen-*")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp) // after the swap, tmp holds the old tree
+	defer removeTree(tmp) // after the swap, tmp holds the old tree
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
@@ -132,40 +140,55 @@ func checkTarget(dir string, force bool) (exists bool, err error) {
 	return true, nil
 }
 
+// writeTree writes b below root. Hosts are written concurrently: a bundle
+// of thousands of hosts is tens of thousands of small files and
+// directories, and the file system serves several creators at once.
 func writeTree(root string, b *Bundle) error {
-	dirs := map[string]bool{}
+	// The modes are exact: clear the umask (directories 0755 even under
+	// umask 077, as rsync -a copies them onto the hosts' /etc) instead of a
+	// chmod per file.
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	groups := map[string][]File{}
+	var order []string
 	for _, f := range b.Files() {
-		p := filepath.Join(root, filepath.FromSlash(f.BundlePath()))
-		d := filepath.Dir(p)
-		if !dirs[d] {
-			if err := mkdirAll(root, d); err != nil {
+		if _, ok := groups[f.Host]; !ok {
+			order = append(order, f.Host)
+		}
+		groups[f.Host] = append(groups[f.Host], f)
+	}
+	err := parallel.Each(len(order), func(i int) error {
+		dirs := map[string]bool{}
+		for _, f := range groups[order[i]] {
+			p := filepath.Join(root, filepath.FromSlash(f.BundlePath()))
+			if d := filepath.Dir(p); !dirs[d] {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return err
+				}
+				dirs[d] = true
+			}
+			if err := writeFile(p, f); err != nil {
 				return err
 			}
-			dirs[d] = true
 		}
-		if err := writeFile(p, f); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return syncTree(root)
 }
 
-// mkdirAll creates d and its parents below root as 0755 whatever the
-// umask: rsync -a copies directory modes onto the hosts' /etc.
-func mkdirAll(root, d string) error {
-	if d == root {
-		return nil
-	}
-	if _, err := os.Lstat(d); err == nil {
-		return nil
-	}
-	if err := mkdirAll(root, filepath.Dir(d)); err != nil {
+// removeTree deletes a replaced bundle, a host at a time on every core.
+func removeTree(dir string) error {
+	hosts, _ := os.ReadDir(filepath.Join(dir, "hosts"))
+	err := parallel.Each(len(hosts), func(i int) error {
+		return os.RemoveAll(filepath.Join(dir, "hosts", hosts[i].Name()))
+	})
+	if err != nil {
 		return err
 	}
-	if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	return os.Chmod(d, 0o755)
+	return os.RemoveAll(dir)
 }
 
 // syncTree makes everything written under root durable before the swap.
@@ -186,11 +209,6 @@ func writeFile(p string, f File) error {
 		return err
 	}
 	if _, err := fh.Write(f.Data); err != nil {
-		fh.Close()
-		return err
-	}
-	// The umask may have narrowed the mode; the manifest promises it exactly.
-	if err := fh.Chmod(f.Mode); err != nil {
 		fh.Close()
 		return err
 	}
