@@ -16,7 +16,7 @@ run:
 
 # Everything CI runs: static checks, unit and golden tests, and the
 # conformance suite against the real tools.
-test: vet check-imports unit conformance
+test: vet check-imports unit fuzz conformance
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
@@ -39,6 +39,14 @@ conformance: tools
 check-imports:
 	@! $(GO) list -deps ./render/... | grep -q '^cuelang.org/' || { echo "render imports CUE"; exit 1; }
 	@! $(GO) list -deps ./compiler/... | grep -q '^github.com/cloudflare/cfssl' || { echo "compiler imports cfssl"; exit 1; }
+
+# Fuzz spec loading (CUE and YAML) and secrets parsing, bounded in time:
+# no input may panic or fail other than as a clean user error.
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run XXX -fuzz '^FuzzCompileCUE$$' -fuzztime $(FUZZTIME) ./compiler/
+	$(GO) test -run XXX -fuzz '^FuzzCompileYAML$$' -fuzztime $(FUZZTIME) ./compiler/
+	$(GO) test -run XXX -fuzz '^FuzzParseSecrets$$' -fuzztime $(FUZZTIME) ./pki/
 
 clean:
 	rm -rf bin $(OUT) $(OUT).secrets.yaml $(OUT).secrets.yaml.lock

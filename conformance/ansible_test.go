@@ -1,0 +1,87 @@
+package conformance
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	ansibleInventory = "ansible/inventory.yml"
+	ansiblePlaybook  = "ansible/site.yml"
+)
+
+// checkAnsibleSyntax: ansible-playbook parses the bundle's playbook with
+// its inventory.
+func checkAnsibleSyntax(playbook, bundleDir string) error {
+	dir := filepath.Join(bundleDir, "ansible")
+	_, err := run(2*time.Minute, dir, ansibleEnv(), playbook, "--syntax-check", "-i", "inventory.yml", "site.yml")
+	return err
+}
+
+func ansibleEnv() []string {
+	return append(os.Environ(), "ANSIBLE_NOCOLOR=1", "ANSIBLE_LOCAL_TEMP="+scratch, "ANSIBLE_REMOTE_TEMP="+scratch, "ANSIBLE_HOME="+filepath.Join(scratch, "ansible-home"))
+}
+
+// checkAnsibleCopy: the playbook's copy step, run locally with each host
+// laid under root/<host>, puts exactly the bundle's files there, byte for
+// byte, with the bundle's modes.
+func checkAnsibleCopy(playbook string, f *fixture, root string) error {
+	dir := filepath.Join(f.dir, "ansible")
+	if _, err := run(5*time.Minute, dir, ansibleEnv(), playbook, "-i", "inventory.yml", "site.yml",
+		"--tags", "copy", "-c", "local", "-e", "hagen_root="+root+"/{{ inventory_hostname }}"); err != nil {
+		return err
+	}
+	var e errs
+	for _, h := range f.plan.Hosts {
+		got, err := snapshot(filepath.Join(root, h.Name))
+		if err != nil {
+			e.add(fmt.Errorf("%s: %v", h.Name, err))
+			continue
+		}
+		want := f.bundle.HostFiles(h.Name)
+		if len(got) != len(want) {
+			e.add(fmt.Errorf("%s: ansible laid %d files, the bundle has %d", h.Name, len(got), len(want)))
+		}
+		for _, file := range want {
+			rel := filepath.FromSlash(strings.TrimPrefix(file.Path, "/"))
+			data, ok := got[rel]
+			if !ok || !bytes.Equal(data, file.Data) {
+				e.add(fmt.Errorf("%s: %s missing or different", h.Name, file.Path))
+				continue
+			}
+			if fi, err := os.Stat(filepath.Join(root, h.Name, rel)); err != nil || fi.Mode().Perm() != file.Mode.Perm() {
+				e.add(fmt.Errorf("%s: %s mode %v, want %04o", h.Name, file.Path, fi.Mode().Perm(), file.Mode.Perm()))
+			}
+		}
+	}
+	return e.err()
+}
+
+func TestAnsible(t *testing.T) {
+	forEachCase(t, func(t *testing.T, f *fixture) {
+		playbook := tool(t, "ansible-playbook")
+		for _, p := range []string{ansibleInventory, ansiblePlaybook} {
+			if _, ok := f.bundle.Get(p); !ok {
+				t.Fatalf("the bundle has no %s (DESIGN: the Ansible transport)", p)
+			}
+		}
+		if err := checkAnsibleSyntax(playbook, f.dir); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestAnsibleCopy applies the copy step of one example locally: slow
+// (ansible forks per host), so once.
+func TestAnsibleCopy(t *testing.T) {
+	f := caseNamed(t, "example-external-etcd-haproxy")
+	playbook := tool(t, "ansible-playbook")
+	if err := checkAnsibleCopy(playbook, f, t.TempDir()); err != nil {
+		t.Error(err)
+	}
+}
