@@ -2,11 +2,11 @@ package bundle
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -23,90 +23,145 @@ func (e *NotABundleError) Error() string {
 	return fmt.Sprintf("%s is a non-empty directory without %s, so not a hagen bundle: refusing to replace it (pass --force to replace it anyway)", e.Dir, ManifestName)
 }
 
-// Unchanged reports whether dir already holds b, judged from MANIFEST.json:
-// the manifest pins every file's digest and mode, so equal manifest bytes,
-// every file present with its size and mode, and nothing else in the tree
-// (directory entries and stats, no file read) mean there is nothing to
-// write. An edit inside a file that keeps its size is not seen here: that is
-// what hagen verify is for.
+// Unchanged reports whether dir already holds exactly b: the same
+// MANIFEST.json, every file it lists present with its size and mode and not
+// touched since (ctime no later than the manifest's), and nothing else. No
+// file is read: the manifest pins every digest.
 func Unchanged(dir string, b *Bundle) bool {
 	mf, ok := b.Get(ManifestName)
-	if !ok {
-		return false
+	if old, err := os.ReadFile(filepath.Join(dir, ManifestName)); !ok || err != nil || !bytes.Equal(old, mf.Data) {
+		return false // no need to walk the tree
 	}
-	old, err := os.ReadFile(filepath.Join(dir, ManifestName))
-	if err != nil || !bytes.Equal(old, mf.Data) {
-		return false
-	}
-	want := map[string]File{}
-	for _, f := range b.Files() {
-		want[filepath.FromSlash(f.BundlePath())] = f
-	}
-	seen := 0
-	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		f, ok := want[rel]
-		if !ok {
-			return errChanged
-		}
-		info, err := d.Info()
-		if err != nil || !info.Mode().IsRegular() || info.Mode().Perm() != f.Mode || info.Size() != int64(len(f.Data)) {
-			return errChanged
-		}
-		seen++
-		return nil
-	})
-	return err == nil && seen == len(want)
+	plan, err := planUpdate(dir, b)
+	return err == nil && plan.sameManifest && len(plan.write) == 0 && len(plan.remove) == 0
 }
 
-var errChanged = errors.New("changed")
-
-// Write puts b at dir atomically: the tree is built in a sibling temporary
-// directory, synced, and swapped into place with one rename(2), so a crash
-// at any moment leaves dir as it was or complete. A non-empty dir that is
-// not a hagen bundle is refused unless force is set.
+// Write puts b at dir atomically: a complete tree is staged beside dir,
+// synced, and exchanged with dir by one renameat2(RENAME_EXCHANGE), so a
+// crash at any moment leaves dir as it was or complete.
+//
+// The previous bundle is kept as a hidden spare beside dir
+// (.<dir>.hagen-spare) and the next render stages into it, writing only the
+// files whose digest or mode changed: a re-render of a cluster with
+// thousands of hosts costs what changed, not tens of thousands of file
+// creations and deletions. A non-empty dir that is not a hagen bundle is
+// refused unless force is set, and then deleted, never kept as a spare.
 func Write(dir string, b *Bundle, force bool) error {
 	dir = filepath.Clean(dir)
 	exists, err := checkTarget(dir, force)
 	if err != nil {
 		return err
 	}
-	parent := filepath.Dir(dir)
+	foreign := exists && !isFile(filepath.Join(dir, ManifestName))
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
 	}
+	// The modes are exact: clear the umask (directories 0755 even under
+	// umask 077, as rsync -a copies them onto the hosts' /etc) instead of a
+	// chmod per file.
+	mask := unix.Umask(0)
+	defer unix.Umask(mask)
+
 	// A render killed earlier leaves its temp tree behind; the caller holds
 	// the secrets lock, so no other render of this cluster is writing one.
-	stale, _ := filepath.Glob(filepath.Join(parent, "."+filepath.Base(dir)+".hagen-*"))
+	stale, _ := filepath.Glob(filepath.Join(parent, "."+base+".hagen-tmp-*"))
 	for _, d := range stale {
 		_ = removeTree(d)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".hagen-*")
-	if err != nil {
-		return err
-	}
-	defer removeTree(tmp) // after the swap, tmp holds the old tree
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	if err := writeTree(tmp, b); err != nil {
-		return err
-	}
-	if exists {
-		// Atomic exchange: there is no moment without a complete dir.
-		if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
-			return fmt.Errorf("replacing %s: %w", dir, err)
+
+	spare := filepath.Join(parent, "."+base+".hagen-spare")
+	staged := spare
+	if !exists || !updateInPlace(spare, b) {
+		if staged, err = os.MkdirTemp(parent, "."+base+".hagen-tmp-*"); err != nil {
+			return err
 		}
-	} else if err := os.Rename(tmp, dir); err != nil {
+		defer removeTree(staged) // a no-op once it became dir or the spare
+		if err := os.Chmod(staged, 0o755); err != nil {
+			return err
+		}
+		if err := writeTree(staged, b); err != nil {
+			return err
+		}
+	}
+	if err := syncTree(staged); err != nil {
 		return err
+	}
+	if !exists {
+		if err := os.Rename(staged, dir); err != nil {
+			return err
+		}
+		return syncDir(parent)
+	}
+	// Atomic exchange: there is no moment without a complete dir.
+	if err := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
+		return fmt.Errorf("replacing %s: %w", dir, err)
+	}
+	// staged now holds the previous tree: it becomes the next spare.
+	switch {
+	case foreign:
+		// --force over a directory hagen did not write: removed by defer.
+	case staged != spare:
+		if err := removeTree(spare); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if err := os.Rename(staged, spare); err != nil {
+			return err
+		}
 	}
 	return syncDir(parent)
+}
+
+// updateInPlace brings the spare tree up to b, writing only what differs
+// from its manifest, and reports whether the spare could be used. The
+// manifest goes first and comes back last, so a spare interrupted midway
+// has none and is rebuilt from scratch next time.
+func updateInPlace(spare string, b *Bundle) bool {
+	plan, err := planUpdate(spare, b)
+	if err != nil {
+		return false
+	}
+	if err := os.Remove(filepath.Join(spare, ManifestName)); err != nil {
+		return false
+	}
+	if syncDir(spare) != nil {
+		return false
+	}
+	for _, p := range plan.remove {
+		if os.Remove(filepath.Join(spare, p)) != nil {
+			return false
+		}
+		pruneEmpty(spare, filepath.Dir(filepath.Join(spare, p)))
+	}
+	for _, f := range plan.write {
+		if writeInto(spare, f) != nil {
+			return false
+		}
+	}
+	mf, ok := b.Get(ManifestName)
+	return ok && writeManifestLast(spare, mf) == nil
+}
+
+// writeInto writes f at its place below root, replacing what is there.
+func writeInto(root string, f File) error {
+	p := filepath.Join(root, filepath.FromSlash(f.BundlePath()))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return writeFile(p, f)
+}
+
+// pruneEmpty removes d and its parents below root while they are empty.
+func pruneEmpty(root, d string) {
+	for d != root && len(d) > len(root) {
+		if os.Remove(d) != nil {
+			return
+		}
+		d = filepath.Dir(d)
+	}
 }
 
 // CheckTarget reports whether dir may receive a bundle, before anything
@@ -134,24 +189,27 @@ func checkTarget(dir string, force bool) (exists bool, err error) {
 	if len(entries) == 0 || force {
 		return true, nil
 	}
-	if _, err := os.Stat(filepath.Join(dir, ManifestName)); err != nil {
+	if !isFile(filepath.Join(dir, ManifestName)) {
 		return false, &NotABundleError{Dir: dir}
 	}
 	return true, nil
 }
 
-// writeTree writes b below root. Hosts are written concurrently: a bundle
-// of thousands of hosts is tens of thousands of small files and
-// directories, and the file system serves several creators at once.
+func isFile(p string) bool {
+	info, err := os.Lstat(p)
+	return err == nil && info.Mode().IsRegular()
+}
+
+// writeTree writes b below an empty root. Hosts are written concurrently;
+// MANIFEST.json goes last, so that its ctime follows every file's (see
+// planUpdate).
 func writeTree(root string, b *Bundle) error {
-	// The modes are exact: clear the umask (directories 0755 even under
-	// umask 077, as rsync -a copies them onto the hosts' /etc) instead of a
-	// chmod per file.
-	old := unix.Umask(0)
-	defer unix.Umask(old)
 	groups := map[string][]File{}
 	var order []string
 	for _, f := range b.Files() {
+		if f.BundlePath() == ManifestName {
+			continue
+		}
 		if _, ok := groups[f.Host]; !ok {
 			order = append(order, f.Host)
 		}
@@ -176,10 +234,50 @@ func writeTree(root string, b *Bundle) error {
 	if err != nil {
 		return err
 	}
-	return syncTree(root)
+	if mf, ok := b.Get(ManifestName); ok {
+		return writeManifestLast(root, mf)
+	}
+	return nil
 }
 
-// removeTree deletes a replaced bundle, a host at a time on every core.
+// writeManifestLast writes MANIFEST.json with a ctime strictly later than
+// every file written before it, so that planUpdate can tell a file touched
+// after the manifest even within one tick of the kernel's coarse clock:
+// a probe file marks "now", and the manifest is rewritten until its
+// ctime passes the probe's (a tick at most, a few milliseconds).
+func writeManifestLast(root string, mf File) error {
+	probe := filepath.Join(root, ".hagen-probe")
+	if err := writeFile(probe, File{Mode: ModeSecret}); err != nil {
+		return err
+	}
+	info, err := os.Lstat(probe)
+	if err != nil {
+		return err
+	}
+	mark := ctime(info)
+	if err := os.Remove(probe); err != nil {
+		return err
+	}
+	p := filepath.Join(root, ManifestName)
+	for {
+		if err := writeFile(p, mf); err != nil {
+			return err
+		}
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if ctime(info).After(mark) {
+			return nil
+		}
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// removeTree deletes a tree, a host at a time on every core.
 func removeTree(dir string) error {
 	hosts, _ := os.ReadDir(filepath.Join(dir, "hosts"))
 	err := parallel.Each(len(hosts), func(i int) error {
@@ -192,8 +290,8 @@ func removeTree(dir string) error {
 }
 
 // syncTree makes everything written under root durable before the swap.
-// One syncfs(2) flushes the whole file system at once; fsync per file and
-// directory costs a disk round trip each, which dominates a render.
+// One syncfs(2) flushes the file system at once; an fsync per file and
+// directory costs a disk round trip each.
 func syncTree(root string) error {
 	d, err := os.Open(root)
 	if err != nil {
@@ -203,6 +301,7 @@ func syncTree(root string) error {
 	return unix.Syncfs(int(d.Fd()))
 }
 
+// writeFile creates p with f's bytes and mode (the umask is cleared).
 func writeFile(p string, f File) error {
 	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.Mode)
 	if err != nil {
@@ -222,51 +321,4 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// Manifest is MANIFEST.json: what a transport needs to lay the bundle onto
-// the hosts without reading the prose.
-type Manifest struct {
-	Version int                     `json:"version"`
-	Cluster string                  `json:"cluster"`
-	Hosts   map[string]ManifestHost `json:"hosts"`
-	// Files are the bundle-level files (RUNBOOK.md, cluster/, ansible/),
-	// by their path in the bundle; MANIFEST.json does not list itself.
-	Files []ManifestEntry `json:"files"`
-	Steps []Step          `json:"steps"`
-}
-
-type ManifestHost struct {
-	Roles   []string        `json:"roles"`
-	Address string          `json:"address"`
-	Files   []ManifestEntry `json:"files"`
-}
-
-// ManifestEntry is one file entry of a host.
-type ManifestEntry struct {
-	Path   string `json:"path"`
-	Mode   string `json:"mode"`
-	Owner  string `json:"owner"`
-	SHA256 string `json:"sha256"`
-}
-
-// Step is one ordered apply step.
-type Step struct {
-	Name  string   `json:"name"`
-	Hosts []string `json:"hosts"`
-	// Serial: run on one host at a time, in the listed order.
-	Serial   bool     `json:"serial"`
-	Commands []string `json:"commands"`
-	// Check, if set, must succeed before the next step starts.
-	Check string `json:"check,omitempty"`
-	Note  string `json:"note,omitempty"`
-}
-
-// MarshalManifest renders m with sorted keys and a trailing newline.
-func MarshalManifest(m *Manifest) ([]byte, error) {
-	out, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
 }

@@ -80,7 +80,7 @@ func TestKilledRenders(t *testing.T) {
 	if err := render(specs[0]).Run(); err != nil {
 		t.Fatal(err)
 	}
-	if stale, _ := filepath.Glob(filepath.Join(dir, ".out.hagen-*")); len(stale) > 0 {
+	if stale, _ := filepath.Glob(filepath.Join(dir, ".out.hagen-tmp-*")); len(stale) > 0 {
 		t.Errorf("temp trees left behind: %v", stale)
 	}
 	if killedMidway < kills/2 {
