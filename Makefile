@@ -35,6 +35,12 @@ tools:
 conformance: tools
 	HAGEN_TOOLS_BIN=$(TOOLS) $(GO) test -count=1 -timeout 30m ./conformance/
 
+# Go benchmarks, then the whole-process comparison with kubeadm and the
+# seed guide's cfssl route (a markdown table on stdout).
+bench: tools
+	$(GO) test -run XXX -bench . -benchmem -benchtime 3x ./compiler/ ./pki/ ./render/
+	HAGEN_TOOLS_BIN=$(TOOLS) bench/compare.sh
+
 # render must never import CUE, the compiler never cfssl.
 check-imports:
 	@! $(GO) list -deps ./render/... | grep -q '^cuelang.org/' || { echo "render imports CUE"; exit 1; }

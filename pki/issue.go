@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -55,11 +56,15 @@ type Result struct {
 	Secrets  *Secrets
 	Reissued []Reissue
 	Warnings []string
+	// Changed: Secrets differ from the old ones (something was issued,
+	// generated or dropped), so the secrets file must be written.
+	Changed bool
 }
 
 type caMaterial struct {
-	cert *x509.Certificate
-	key  crypto.Signer
+	cert   *x509.Certificate
+	keyPEM string
+	key    crypto.Signer // parsed on first use, see signer
 }
 
 func (is *Issuer) now() time.Time {
@@ -82,6 +87,12 @@ func (is *Issuer) Ensure(p *model.Plan, old *Secrets) (*Result, error) {
 	now := is.now()
 	if old != nil && old.Cluster != p.Name {
 		return nil, &SecretsError{Entry: "cluster", Msg: fmt.Sprintf("the secrets belong to cluster %q, the spec is cluster %q", old.Cluster, p.Name)}
+	}
+	if old != nil && old.checked != old.digest() {
+		// Whoever built old, nothing unsound is reused.
+		if err := old.check(""); err != nil {
+			return nil, err
+		}
 	}
 	s := &Secrets{Version: FormatVersion, Cluster: p.Name, CAs: map[string]KeyPair{}, Leaves: map[string]map[string]KeyPair{}}
 	res := &Result{Secrets: s}
@@ -185,6 +196,18 @@ func (is *Issuer) Ensure(p *model.Plan, old *Secrets) (*Result, error) {
 		}
 		s.setLeaf(w.Host.Name, w.Spec.Name, kp)
 	}
+
+	kept, had := 0, 0
+	for _, leaves := range s.Leaves {
+		kept += len(leaves)
+	}
+	if old != nil {
+		for _, leaves := range old.Leaves {
+			had += len(leaves)
+		}
+	}
+	res.Changed = old == nil || needSA || len(issue) > 0 || kept-len(issue) != had ||
+		s.KeepalivedAuthPass == "" || s.BootstrapToken == ""
 
 	if s.KeepalivedAuthPass == "" {
 		pass, err := randomString(is.rand(), alnum, 8)
@@ -323,30 +346,37 @@ func parseCA(kp KeyPair) (*caMaterial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cert: %w", err)
 	}
-	key, err := ParseKey(kp.Key)
-	if err != nil {
+	if err := keyMatches(kp.Key, cert.PublicKey); err != nil {
 		return nil, fmt.Errorf("key: %w", err)
-	}
-	if !samePublicKey(key, cert.PublicKey) {
-		return nil, fmt.Errorf("the key does not belong to the certificate")
 	}
 	if !cert.IsCA {
 		return nil, fmt.Errorf("the certificate is not a CA")
 	}
-	return &caMaterial{cert: cert, key: key}, nil
+	return &caMaterial{cert: cert, keyPEM: kp.Key}, nil
 }
 
+// signer parses the CA's key when it first has to sign: a re-render that
+// issues nothing never needs it.
+func (m *caMaterial) signer() (crypto.Signer, error) {
+	if m.key == nil {
+		k, err := ParseKey(m.keyPEM)
+		if err != nil {
+			return nil, err
+		}
+		m.key = k
+	}
+	return m.key, nil
+}
+
+// parseLeaf checks a leaf: its certificate parses, its key is sound and
+// belongs to it, and (with ca) the CA signed it.
 func parseLeaf(kp KeyPair, ca *caMaterial) (*x509.Certificate, error) {
 	cert, err := ParseCert(kp.Cert)
 	if err != nil {
 		return nil, fmt.Errorf("cert: %w", err)
 	}
-	key, err := ParseKey(kp.Key)
-	if err != nil {
+	if err := keyMatches(kp.Key, cert.PublicKey); err != nil {
 		return nil, fmt.Errorf("key: %w", err)
-	}
-	if !samePublicKey(key, cert.PublicKey) {
-		return nil, fmt.Errorf("the key does not belong to the certificate")
 	}
 	if ca != nil {
 		if err := cert.CheckSignatureFrom(ca.cert); err != nil {
@@ -356,19 +386,17 @@ func parseLeaf(kp KeyPair, ca *caMaterial) (*x509.Certificate, error) {
 	return cert, nil
 }
 
-func parseServiceAccount(sa ServiceAccountKey) (crypto.Signer, error) {
-	key, err := ParseKey(sa.Key)
-	if err != nil {
-		return nil, fmt.Errorf("key: %w", err)
-	}
+func parseServiceAccount(sa ServiceAccountKey) error {
 	pub, err := ParsePublicKey(sa.Pub)
 	if err != nil {
-		return nil, fmt.Errorf("pub: %w", err)
+		return fmt.Errorf("pub: %w", err)
 	}
-	if !samePublicKey(key, pub) {
-		return nil, fmt.Errorf("pub is not the public half of key")
+	if err := keyMatches(sa.Key, pub); errors.Is(err, errKeyMismatch) {
+		return fmt.Errorf("pub is not the public half of key")
+	} else if err != nil {
+		return fmt.Errorf("key: %w", err)
 	}
-	return key, nil
+	return nil
 }
 
 func serviceAccountKey(key crypto.Signer) (ServiceAccountKey, error) {
@@ -404,9 +432,11 @@ func RenewWithin(validity time.Duration) time.Duration {
 
 // Mismatch lists why an existing leaf no longer fits, or nothing if it does.
 func (w Want) Mismatch(kp KeyPair, ca *x509.Certificate, now time.Time) ([]string, error) {
-	cert, err := parseLeaf(kp, &caMaterial{cert: ca})
+	// Ensure has proved old sound (its keys and chains) before asking:
+	// here only what the spec wants of the certificate matters.
+	cert, err := ParseCert(kp.Cert)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cert: %w", err)
 	}
 	var why []string
 	if cert.Subject.CommonName != w.CN {
@@ -494,7 +524,11 @@ func issueLeaf(w Want, key crypto.Signer, ca *caMaterial, now time.Time) (KeyPai
 	if notAfter.After(ca.cert.NotAfter) {
 		notAfter = ca.cert.NotAfter // a leaf never outlives its CA
 	}
-	sg, err := local.NewSigner(ca.key, ca.cert, signer.DefaultSigAlgo(ca.key), signingPolicy(w.Valid, w.Spec.Usages, false))
+	caKey, err := ca.signer()
+	if err != nil {
+		return KeyPair{}, err
+	}
+	sg, err := local.NewSigner(caKey, ca.cert, signer.DefaultSigAlgo(caKey), signingPolicy(w.Valid, w.Spec.Usages, false))
 	if err != nil {
 		return KeyPair{}, err
 	}

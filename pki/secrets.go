@@ -2,12 +2,15 @@ package pki
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -33,6 +36,42 @@ type Secrets struct {
 	KeepalivedAuthPass string `json:"keepalivedAuthPass"`
 	// BootstrapToken is the kubeadm token joining hosts present.
 	BootstrapToken string `json:"bootstrapToken"`
+
+	// checked is the digest of the content ParseSecrets proved sound, so
+	// Ensure need not prove it again unless someone changed it since.
+	checked [sha256.Size]byte
+}
+
+// digest fingerprints every entry, in a fixed order.
+func (s *Secrets) digest() [sha256.Size]byte {
+	h := sha256.New()
+	put := func(v string) {
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(v)))
+		h.Write(n[:])
+		h.Write([]byte(v))
+	}
+	put(s.Cluster)
+	for _, name := range sortedKeys(s.CAs) {
+		put(name)
+		put(s.CAs[name].Cert)
+		put(s.CAs[name].Key)
+	}
+	put(s.ServiceAccount.Key)
+	put(s.ServiceAccount.Pub)
+	for _, host := range sortedKeys(s.Leaves) {
+		put(host)
+		for _, name := range sortedKeys(s.Leaves[host]) {
+			put(name)
+			put(s.Leaves[host][name].Cert)
+			put(s.Leaves[host][name].Key)
+		}
+	}
+	put(s.KeepalivedAuthPass)
+	put(s.BootstrapToken)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // KeyPair is a PEM certificate and its PEM private key.
@@ -64,6 +103,7 @@ func (e *SecretsError) Error() string {
 }
 
 var (
+	versionLine      = regexp.MustCompile(`(?m)^version:[ \t]*(\S+)[ \t]*$`)
 	bootstrapTokenRE = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`)
 	authPassRE       = regexp.MustCompile(`^[A-Za-z0-9]{1,8}$`)
 )
@@ -99,56 +139,77 @@ func ParseSecrets(path string, raw []byte) (*Secrets, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fail("", "the file is empty; it is not a hagen secrets file (delete it only if no cluster uses it: a new one means new CAs)")
 	}
-	var probe struct {
-		Version *int `json:"version"`
-	}
-	if err := yaml.Unmarshal(raw, &probe); err != nil {
-		return nil, fail("", "not valid YAML (%v); is the file truncated or still encrypted?", cleanYAMLError(err))
-	}
-	switch {
-	case probe.Version == nil && (bytes.Contains(raw, []byte("\ncas:")) || bytes.HasPrefix(raw, []byte("# hagen secrets"))):
-		// version is the last key hagen writes: a cut file loses it first.
-		return nil, fail("version", "missing, and the file otherwise looks like hagen's: it is probably truncated. Restore it from backup; do not delete it (a new file means new CAs)")
-	case probe.Version == nil:
-		return nil, fail("version", "missing: this is not a hagen secrets file")
-	case *probe.Version > FormatVersion:
-		return nil, fail("version", "%d is newer than this hagen understands (%d): upgrade hagen", *probe.Version, FormatVersion)
-	case *probe.Version < 1:
-		return nil, fail("version", "%d is not a secrets file version", *probe.Version)
+	// The version decides how to read the rest, so it is found before the
+	// strict decode: a newer file's new fields must not be reported as
+	// unknown ones.
+	version, hasVersion := 0, false
+	if m := versionLine.FindSubmatch(raw); m != nil {
+		v, err := strconv.Atoi(string(m[1]))
+		if err != nil || v < 1 {
+			return nil, fail("version", "%s is not a secrets file version", m[1])
+		}
+		if v > FormatVersion {
+			return nil, fail("version", "%d is newer than this hagen understands (%d): upgrade hagen", v, FormatVersion)
+		}
+		version, hasVersion = v, true
 	}
 	var s Secrets
-	if err := yaml.UnmarshalStrict(raw, &s); err != nil {
+	err := yaml.UnmarshalStrict(raw, &s)
+	switch {
+	case !hasVersion && (bytes.Contains(raw, []byte("\ncas:")) || bytes.HasPrefix(raw, []byte("# hagen secrets"))):
+		// version is the last key hagen writes: a cut file loses it first.
+		return nil, fail("version", "missing, and the file otherwise looks like hagen's: it is probably truncated. Restore it from backup; do not delete it (a new file means new CAs)")
+	case err != nil && !hasVersion:
+		return nil, fail("", "not valid YAML (%v); is the file truncated or still encrypted?", cleanYAMLError(err))
+	case err != nil:
 		return nil, fail("", "%v", cleanYAMLError(err))
+	case !hasVersion || s.Version != version:
+		return nil, fail("version", "missing: this is not a hagen secrets file")
+	}
+	if err := s.check(path); err != nil {
+		return nil, err
+	}
+	s.Version = FormatVersion
+	s.checked = s.digest()
+	return &s, nil
+}
+
+// check proves every entry sound: each CA and leaf parses, each key is
+// whole and belongs to its certificate, each leaf chains to its CA, the
+// token and the password have their forms.
+func (s *Secrets) check(path string) error {
+	fail := func(entry, format string, args ...any) error {
+		return &SecretsError{File: path, Entry: entry, Msg: fmt.Sprintf(format, args...)}
 	}
 	if s.Cluster == "" {
-		return nil, fail("cluster", "missing")
+		return fail("cluster", "missing")
 	}
 	cas := map[string]*caMaterial{}
 	for _, ca := range CAs() {
 		kp, ok := s.CAs[ca.Name]
 		entry := "cas." + ca.Name
 		if !ok {
-			return nil, fail(entry, "missing; a CA is never regenerated while its secrets file exists. Restore the file from backup")
+			return fail(entry, "missing; a CA is never regenerated while its secrets file exists. Restore the file from backup")
 		}
 		m, err := parseCA(kp)
 		if err != nil {
-			return nil, fail(entry, "%v", err)
+			return fail(entry, "%v", err)
 		}
 		cas[ca.Name] = m
 	}
 	for name := range s.CAs {
 		if _, ok := cas[name]; !ok {
-			return nil, fail("cas."+name, "unknown CA")
+			return fail("cas."+name, "unknown CA")
 		}
 	}
-	if _, err := parseServiceAccount(s.ServiceAccount); err != nil {
-		return nil, fail("serviceAccount", "%v", err)
+	if err := parseServiceAccount(s.ServiceAccount); err != nil {
+		return fail("serviceAccount", "%v", err)
 	}
 	if !authPassRE.MatchString(s.KeepalivedAuthPass) {
-		return nil, fail("keepalivedAuthPass", "want 1 to 8 letters or digits (keepalived reads no more than 8)")
+		return fail("keepalivedAuthPass", "want 1 to 8 letters or digits (keepalived reads no more than 8)")
 	}
 	if !bootstrapTokenRE.MatchString(s.BootstrapToken) {
-		return nil, fail("bootstrapToken", "want a kubeadm token, [a-z0-9]{6}.[a-z0-9]{16}")
+		return fail("bootstrapToken", "want a kubeadm token, [a-z0-9]{6}.[a-z0-9]{16}")
 	}
 	specs := map[string]CertSpec{}
 	for _, c := range Certs() {
@@ -159,15 +220,14 @@ func ParseSecrets(path string, raw []byte) (*Secrets, error) {
 			entry := "leaves." + host + "." + name
 			spec, ok := specs[name]
 			if !ok {
-				return nil, fail(entry, "unknown certificate")
+				return fail(entry, "unknown certificate")
 			}
 			if _, err := parseLeaf(s.Leaves[host][name], cas[spec.CA]); err != nil {
-				return nil, fail(entry, "%v", err)
+				return fail(entry, "%v", err)
 			}
 		}
 	}
-	s.Version = FormatVersion
-	return &s, nil
+	return nil
 }
 
 // Marshal renders the file. Keys are sorted, so equal secrets give equal

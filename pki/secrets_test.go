@@ -260,7 +260,7 @@ func TestBadFiles(t *testing.T) {
 		{"missing version", edit(t, raw, "version: 1\n", ""), "version", []string{"missing"}},
 		{"newer version", edit(t, raw, "version: 1\n", "version: 2\n"), "version", []string{"2 is newer", "upgrade hagen"}},
 		{"version 0", edit(t, raw, "version: 1\n", "version: 0\n"), "version", nil},
-		{"version not a number", edit(t, raw, "version: 1\n", "version: one\n"), "", nil},
+		{"version not a number", edit(t, raw, "version: 1\n", "version: one\n"), "version", nil},
 		{"unknown field", append(bytes.Clone(raw), "extra: true\n"...), "", []string{"extra"}},
 		{"unknown nested field", edit(t, raw, "\n  ca:\n", "\n  ca:\n    serial: 7\n"), "", []string{"serial"}},
 		{"missing cluster", edit(t, raw, "cluster: test\n", ""), "cluster", []string{"missing"}},

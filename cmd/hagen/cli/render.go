@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	ucli "github.com/urfave/cli/v2"
@@ -89,11 +87,11 @@ func runRender(c *ucli.Context) error {
 		return err
 	}
 
-	data, err := issued.Secrets.Marshal()
-	if err != nil {
-		return err
-	}
-	if prev, err := os.ReadFile(secretsPath); err != nil || !bytes.Equal(prev, data) {
+	if issued.Changed {
+		data, err := issued.Secrets.Marshal()
+		if err != nil {
+			return err
+		}
 		if err := pki.WriteFileAtomic(secretsPath, data, 0o600); err != nil {
 			return fmt.Errorf("writing secrets: %w", err)
 		}
