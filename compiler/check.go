@@ -135,7 +135,12 @@ func (c *checker) network(s *spec, pl *model.Plan) {
 			c.errorf(p("network", "serviceSubnet"), "%s and network.podSubnet %s are of different IP families; hagen builds single-stack clusters", svc, pod)
 		}
 		if pod.Overlaps(svc) {
-			c.errorf(p("network", "serviceSubnet"), "%s overlaps network.podSubnet %s", svc, pod)
+			// Blame the field the user wrote: serviceSubnet may be the default.
+			if _, given := c.pos[p("network", "serviceSubnet").String()]; given {
+				c.errorf(p("network", "serviceSubnet"), "%s overlaps network.podSubnet %s", svc, pod)
+			} else {
+				c.errorf(p("network", "podSubnet"), "%s overlaps network.serviceSubnet %s (the default; set another one or move the pod network)", pod, svc)
+			}
 		}
 	}
 	if podOK {

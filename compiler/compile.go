@@ -176,6 +176,10 @@ func foldConflicts(cs [][]string, given string) string {
 	for _, c := range cs {
 		sides[c[0]], sides[c[1]] = true, true
 	}
+	if (given == "" || !sides[given]) && len(cs) == 1 {
+		// Both sides are the user's (a field given twice).
+		return fmt.Sprintf("conflicting values %s and %s", cs[0][0], cs[0][1])
+	}
 	if given == "" || !sides[given] {
 		// The user's value is the side every conflict shares.
 		count := map[string]int{}
