@@ -259,8 +259,10 @@ hosts: e1: {address: "10.0.0.31", roles: ["etcd"]}
 			path: "controlPlane.loadBalancer.keepalived.interface", at: "eth 0", msg: "not a network interface name"},
 
 		// Subnets do not overlap.
-		{name: "pod and service subnets overlap", src: edit(base, `podSubnet: "10.32.0.0/12"`, `podSubnet: "10.96.0.0/16"`),
-			path: "network.serviceSubnet", at: "podSubnet", msg: "10.96.0.0/12 overlaps network.podSubnet 10.96.0.0/16"},
+		{name: "pod subnet overlaps the default service subnet", src: edit(base, `podSubnet: "10.32.0.0/12"`, `podSubnet: "10.96.0.0/16"`),
+			path: "network.podSubnet", at: "podSubnet", msg: "10.96.0.0/16 overlaps network.serviceSubnet 10.96.0.0/12 (the default"},
+		{name: "pod and given service subnets overlap", src: edit(base, `network: podSubnet: "10.32.0.0/12"`, `network: {podSubnet: "10.96.0.0/16", serviceSubnet: "10.96.0.0/12"}`),
+			path: "network.serviceSubnet", at: "serviceSubnet", msg: "10.96.0.0/12 overlaps network.podSubnet 10.96.0.0/16"},
 		{name: "host subnet overlaps pod subnet", src: edit(base, `"10.0.0.20"`, `"10.32.0.20/24"`),
 			path: "hosts.w0.address", at: "10.32.0.20", msg: "subnet 10.32.0.0/24 overlaps network.podSubnet 10.32.0.0/12"},
 		{name: "host inside service subnet", src: edit(base, `"10.0.0.20"`, `"10.96.0.20"`),
