@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/hagen/hagen/compiler"
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render/bundle"
 )
 
@@ -43,15 +43,6 @@ hosts: {
 	m2: {address: "2001:db8::12", roles: ["control-plane"]}
 }
 `
-
-func plan(t *testing.T, src string) *model.Plan {
-	t.Helper()
-	res, err := compiler.Compile("t.cue", []byte(src))
-	if err != nil {
-		t.Fatalf("Compile: %v\n%s", err, src)
-	}
-	return res.Plan
-}
 
 func render(t *testing.T, p *model.Plan) []bundle.File {
 	t.Helper()
@@ -125,7 +116,7 @@ func fileFor(t *testing.T, files []bundle.File, host, path string) bundle.File {
 }
 
 func TestMemberFlags(t *testing.T) {
-	p := plan(t, spec)
+	p := testplan.Compile(t, spec)
 	const initialCluster = "m0=https://10.0.0.10:2380,m1=https://10.0.0.11:2380,m2=https://10.0.0.12:2380"
 	for host, want := range map[string]map[string]string{
 		"m0": {"addr": "10.0.0.10", "data": "/var/lib/etcd"},
@@ -178,7 +169,7 @@ hosts: {
 }
 `
 	for _, run := range []string{"systemd", "static-pod"} {
-		files := render(t, plan(t, src+`etcd: run: "`+run+`"`+"\n"))
+		files := render(t, testplan.Compile(t, src+`etcd: run: "`+run+`"`+"\n"))
 		var got []string
 		for _, f := range files {
 			got = append(got, f.Host+":"+f.Path)
@@ -227,7 +218,7 @@ func TestVersionFlags(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
-			fl := flagMap(t, plan(t, spec+`etcd: version: "`+tc.version+`"`+"\n"), "m0")
+			fl := flagMap(t, testplan.Compile(t, spec+`etcd: version: "`+tc.version+`"`+"\n"), "m0")
 			got := map[string]string{}
 			for _, n := range all {
 				if v, ok := fl[n]; ok {
@@ -246,7 +237,7 @@ func TestVersionFlags(t *testing.T) {
 
 func TestDiscoveryReplacesInitialCluster(t *testing.T) {
 	const url = "https://discovery.example.com/3e86b59982e49066c5d813af1c2e2579cbf573de"
-	p := plan(t, spec+`etcd: {version: "3.5.21", discovery: "`+url+`"}`+"\n")
+	p := testplan.Compile(t, spec+`etcd: {version: "3.5.21", discovery: "`+url+`"}`+"\n")
 	for _, m := range p.Etcd.Members {
 		fl := flagMap(t, p, m.Name)
 		if fl["discovery"] != url {
@@ -266,7 +257,7 @@ func TestDiscoveryReplacesInitialCluster(t *testing.T) {
 }
 
 func TestIPv6(t *testing.T) {
-	p := plan(t, specIPv6)
+	p := testplan.Compile(t, specIPv6)
 	fl := flagMap(t, p, "m1")
 	for name, want := range map[string]string{
 		"listen-client-urls":          "https://[2001:db8::11]:2379,https://[::1]:2379",
@@ -280,7 +271,7 @@ func TestIPv6(t *testing.T) {
 		}
 	}
 	// The static pod carries the same URLs and its annotation is bracketed.
-	pod := decodePod(t, fileFor(t, render(t, plan(t, specIPv6+`etcd: run: "static-pod"`+"\n")), "m1", ManifestPath).Data)
+	pod := decodePod(t, fileFor(t, render(t, testplan.Compile(t, specIPv6+`etcd: run: "static-pod"`+"\n")), "m1", ManifestPath).Data)
 	if got := pod.Annotations["kubeadm.kubernetes.io/etcd.advertise-client-urls"]; got != "https://[2001:db8::11]:2379" {
 		t.Errorf("annotation = %q", got)
 	}
@@ -289,7 +280,7 @@ func TestIPv6(t *testing.T) {
 func TestSystemd(t *testing.T) {
 	for _, version := range []string{"3.4.23", "3.5.21", "3.6.5"} {
 		t.Run(version, func(t *testing.T) {
-			p := plan(t, spec+`etcd: version: "`+version+`"`+"\n")
+			p := testplan.Compile(t, spec+`etcd: version: "`+version+`"`+"\n")
 			files := render(t, p)
 			if len(files) != 2*len(p.Etcd.Members) {
 				t.Fatalf("%d files for %d members", len(files), len(p.Etcd.Members))
@@ -332,7 +323,7 @@ func TestSystemd(t *testing.T) {
 }
 
 func TestEnvFileRefusesUnsafeValues(t *testing.T) {
-	p := plan(t, spec)
+	p := testplan.Compile(t, spec)
 	p.Etcd.Members[0].DataDir = "/var/lib/my etcd"
 	if _, err := Files(p); err == nil || !strings.Contains(err.Error(), "ETCD_DATA_DIR") {
 		t.Errorf("Files with a space in a value: err = %v, want one naming ETCD_DATA_DIR", err)
@@ -354,7 +345,7 @@ func decodePod(t *testing.T, data []byte) *corev1.Pod {
 }
 
 func TestStaticPod(t *testing.T) {
-	p := plan(t, spec+`etcd: run: "static-pod"`+"\n")
+	p := testplan.Compile(t, spec+`etcd: run: "static-pod"`+"\n")
 	files := render(t, p)
 	for _, m := range p.Etcd.Members {
 		f := fileFor(t, files, m.Name, ManifestPath)
@@ -427,7 +418,7 @@ func TestStaticPod(t *testing.T) {
 }
 
 func TestStaticPodImageRepository(t *testing.T) {
-	p := plan(t, spec+`etcd: {run: "static-pod", version: "3.5.21"}
+	p := testplan.Compile(t, spec+`etcd: {run: "static-pod", version: "3.5.21"}
 kubernetes: imageRepository: "registry.example.com/k8s"
 `)
 	pod := decodePod(t, fileFor(t, render(t, p), "m0", ManifestPath).Data)
@@ -450,7 +441,7 @@ func TestStaticPodProbes(t *testing.T) {
 		{"3.1.12", probes{}},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
-			p := plan(t, spec+`etcd: {run: "static-pod", version: "`+tc.version+`"}`+"\n")
+			p := testplan.Compile(t, spec+`etcd: {run: "static-pod", version: "`+tc.version+`"}`+"\n")
 			c := decodePod(t, fileFor(t, render(t, p), "m2", ManifestPath).Data).Spec.Containers[0]
 			path := func(name string, pr *corev1.Probe) string {
 				if pr == nil {
@@ -494,14 +485,14 @@ func TestDeterministic(t *testing.T) {
 		spec + `etcd: run: "static-pod"` + "\n",
 		specIPv6 + `etcd: {run: "static-pod", version: "3.5.21"}` + "\n",
 	} {
-		a, b := render(t, plan(t, src)), render(t, plan(t, src))
+		a, b := render(t, testplan.Compile(t, src)), render(t, testplan.Compile(t, src))
 		if d := cmp.Diff(a, b); d != "" {
 			t.Errorf("two renders differ:\n%s", d)
 		}
 		// Rendering does not depend on state left by an earlier render of
 		// another plan either.
-		render(t, plan(t, specIPv6))
-		if c := render(t, plan(t, src)); !cmp.Equal(a, c) {
+		render(t, testplan.Compile(t, specIPv6))
+		if c := render(t, testplan.Compile(t, src)); !cmp.Equal(a, c) {
 			t.Errorf("render after another plan differs")
 		}
 	}

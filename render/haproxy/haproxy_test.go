@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hagen/hagen/compiler"
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render/bundle"
 )
 
@@ -37,15 +37,6 @@ var (
 	three = []string{"10.0.0.12/24", "10.0.0.11/24", "10.0.0.10/24"}
 	six   = []string{"fd00::12/64", "fd00::11/64", "fd00::10/64"}
 )
-
-func plan(t *testing.T, src string) *model.Plan {
-	t.Helper()
-	res, err := compiler.Compile("t.cue", []byte(src))
-	if err != nil {
-		t.Fatalf("compile:\n%s\n%v", src, err)
-	}
-	return res.Plan
-}
 
 func files(t *testing.T, p *model.Plan) []bundle.File {
 	t.Helper()
@@ -120,7 +111,7 @@ controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: m0: {address: "10.0.0.10", roles: ["control-plane"]}
 `,
 	} {
-		fs, err := Files(plan(t, src))
+		fs, err := Files(testplan.Compile(t, src))
 		if fs != nil || err != nil {
 			t.Errorf("Files = %v, %v; want nil, nil", fs, err)
 		}
@@ -145,7 +136,7 @@ func TestFacts(t *testing.T) {
 			if tc.apiPort != 0 {
 				src = strings.Replace(src, "controlPlane: ", fmt.Sprintf("controlPlane: port: %d\ncontrolPlane: ", tc.apiPort), 1)
 			}
-			p := plan(t, src)
+			p := testplan.Compile(t, src)
 			apiPort := p.ControlPlane.Port
 			if tc.apiPort != 0 && apiPort != tc.apiPort {
 				t.Fatalf("apiserver port %d, want %d", apiPort, tc.apiPort)
@@ -242,7 +233,7 @@ func TestFacts(t *testing.T) {
 
 func TestDeterministic(t *testing.T) {
 	src := spec(`{vip: "10.0.0.100", interface: "eth0", haproxy: {}}`, three...)
-	a, b := files(t, plan(t, src)), files(t, plan(t, src))
+	a, b := files(t, testplan.Compile(t, src)), files(t, testplan.Compile(t, src))
 	if len(a) != len(b) {
 		t.Fatal("different file counts")
 	}
@@ -292,7 +283,7 @@ func TestHAProxyAccepts(t *testing.T) {
 		spec(`{vip: "10.0.0.100", interface: "eth0", haproxy: {}}`, three[2:]...),
 		spec(`{vip: "fd00::100", interface: "eth0", unicast: true, haproxy: port: 9443}`, six...),
 	} {
-		for _, f := range files(t, plan(t, src)) {
+		for _, f := range files(t, testplan.Compile(t, src)) {
 			rc, out := haproxyCheck(t, hp, f.Data)
 			if rc != 0 || strings.Contains(out, "[WARNING]") || strings.Contains(out, "[ALERT]") {
 				t.Errorf("haproxy -c %s: exit %d\n%s\n%s", f.Host, rc, out, f.Data)
@@ -304,7 +295,7 @@ func TestHAProxyAccepts(t *testing.T) {
 // TestHAProxyRejects proves haproxy -c can fail the test above.
 func TestHAProxyRejects(t *testing.T) {
 	hp := haproxyPath(t)
-	fs := files(t, plan(t, spec(`{vip: "10.0.0.100", interface: "eth0", haproxy: {}}`, three...)))
+	fs := files(t, testplan.Compile(t, spec(`{vip: "10.0.0.100", interface: "eth0", haproxy: {}}`, three...)))
 	good := fs[0].Data
 	for name, bad := range map[string][]byte{
 		"misspelled keyword":            bytes.Replace(good, []byte("balance roundrobin"), []byte("balanse roundrobin"), 1),

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hagen/hagen/compiler"
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render/bundle"
 )
 
@@ -38,15 +38,6 @@ var (
 	three = []string{"10.0.0.10/24", "10.0.0.11/24", "10.0.0.12/24"}
 	six   = []string{"fd00::10/64", "fd00::11/64", "fd00::12/64"}
 )
-
-func plan(t *testing.T, src string) *model.Plan {
-	t.Helper()
-	res, err := compiler.Compile("t.cue", []byte(src))
-	if err != nil {
-		t.Fatalf("compile:\n%s\n%v", src, err)
-	}
-	return res.Plan
-}
 
 func files(t *testing.T, p *model.Plan) []bundle.File {
 	t.Helper()
@@ -186,7 +177,7 @@ func byHost(t *testing.T, p *model.Plan, fs []bundle.File) map[string]*hostConf 
 }
 
 func TestNoKeepalived(t *testing.T) {
-	p := plan(t, `name: "t"
+	p := testplan.Compile(t, `name: "t"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: m0: {address: "10.0.0.10", roles: ["control-plane"]}
@@ -214,7 +205,7 @@ func TestFacts(t *testing.T) {
 			six, 9443, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := plan(t, spec(tc.lb, tc.addrs...))
+			p := testplan.Compile(t, spec(tc.lb, tc.addrs...))
 			k := p.ControlPlane.Keepalived
 			fs := files(t, p)
 			if len(fs) != 2*len(tc.addrs) {
@@ -369,8 +360,8 @@ func checkScriptFacts(t *testing.T, script string, vip netip.Addr, port int) {
 
 func TestDeterministic(t *testing.T) {
 	src := spec(`{vip: "10.0.0.100", interface: "eth0", unicast: true, haproxy: {}}`, three...)
-	a := files(t, plan(t, src))
-	b := files(t, plan(t, src))
+	a := files(t, testplan.Compile(t, src))
+	b := files(t, testplan.Compile(t, src))
 	if len(a) != len(b) {
 		t.Fatal("different file counts")
 	}
@@ -386,7 +377,7 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestBadAuthPass(t *testing.T) {
-	p := plan(t, spec(`{vip: "10.0.0.100", interface: "eth0"}`, three...))
+	p := testplan.Compile(t, spec(`{vip: "10.0.0.100", interface: "eth0"}`, three...))
 	for _, bad := range []string{"", "123456789", "ab cd", "ab\"c"} {
 		if _, err := Files(p, bad); err == nil {
 			t.Errorf("auth_pass %q accepted", bad)
@@ -400,7 +391,7 @@ func TestScriptRuns(t *testing.T) {
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh")
 	}
-	p := plan(t, spec(`{vip: "10.0.0.100", interface: "eth0", haproxy: {}}`, three...))
+	p := testplan.Compile(t, spec(`{vip: "10.0.0.100", interface: "eth0", haproxy: {}}`, three...))
 	var script []byte
 	for _, f := range files(t, p) {
 		if f.Path == ScriptPath {
@@ -465,9 +456,9 @@ func TestShellcheck(t *testing.T) {
 		`{vip: "10.0.0.100", interface: "eth0", haproxy: {}}`,
 		`{vip: "10.0.0.100", interface: "eth0"}`,
 	} {
-		checkScripts(t, sc, plan(t, spec(lb, three...)))
+		checkScripts(t, sc, testplan.Compile(t, spec(lb, three...)))
 	}
-	checkScripts(t, sc, plan(t, spec(`{vip: "fd00::100", interface: "eth0", unicast: true}`, six...)))
+	checkScripts(t, sc, testplan.Compile(t, spec(`{vip: "fd00::100", interface: "eth0", unicast: true}`, six...)))
 }
 
 func checkScripts(t *testing.T, sc string, p *model.Plan) {
@@ -561,7 +552,7 @@ func TestKeepalivedAccepts(t *testing.T) {
 		{"ipv6 multicast", `{vip: "fd00::100", interface: %q}`, six},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := plan(t, spec(fmt.Sprintf(tc.lb, ifname), tc.addrs...))
+			p := testplan.Compile(t, spec(fmt.Sprintf(tc.lb, ifname), tc.addrs...))
 			fs := files(t, p)
 			scripts := map[string][]byte{}
 			for _, f := range fs {
@@ -587,7 +578,7 @@ func TestKeepalivedAccepts(t *testing.T) {
 // script.
 func TestKeepalivedRejects(t *testing.T) {
 	ka, ifname := keepalivedTest(t)
-	p := plan(t, spec(fmt.Sprintf(`{vip: "10.0.0.100", interface: %q, unicast: true}`, ifname), three...))
+	p := testplan.Compile(t, spec(fmt.Sprintf(`{vip: "10.0.0.100", interface: %q, unicast: true}`, ifname), three...))
 	fs := files(t, p)
 	var conf, script []byte
 	for _, f := range fs {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hagen/hagen/compiler"
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
 )
@@ -93,24 +94,6 @@ hosts: {
 }
 `
 
-func compile(t *testing.T, src string) *model.Plan {
-	t.Helper()
-	res, err := compiler.Compile("t.cue", []byte(src))
-	if err != nil {
-		t.Fatalf("Compile: %v\n%s", err, src)
-	}
-	return res.Plan
-}
-
-func secrets(t *testing.T, p *model.Plan) *pki.Secrets {
-	t.Helper()
-	res, err := (&pki.Issuer{}).Ensure(p, nil)
-	if err != nil {
-		t.Fatalf("Ensure: %v", err)
-	}
-	return res.Secrets
-}
-
 type rendered struct {
 	p     *model.Plan
 	s     *pki.Secrets
@@ -119,8 +102,8 @@ type rendered struct {
 
 func render(t *testing.T, src string) rendered {
 	t.Helper()
-	p := compile(t, src)
-	s := secrets(t, p)
+	p := testplan.Compile(t, src)
+	s := testplan.Secrets(t, p)
 	files, err := Files(p, s)
 	if err != nil {
 		t.Fatalf("Files: %v", err)

@@ -10,8 +10,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/hagen/hagen/compiler"
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render/bundle"
 )
 
@@ -67,15 +67,6 @@ controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: m0: {address: "10.0.0.10", roles: ["control-plane"]}
 `
 
-func plan(t *testing.T, src string) *model.Plan {
-	t.Helper()
-	res, err := compiler.Compile("t.cue", []byte(src))
-	if err != nil {
-		t.Fatalf("Compile: %v", err)
-	}
-	return res.Plan
-}
-
 func files(t *testing.T, p *model.Plan) []bundle.File {
 	t.Helper()
 	fs, err := Files(p)
@@ -98,7 +89,7 @@ var cases = []struct {
 func TestKubeletScriptOnWorkersOnly(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := plan(t, tc.src)
+			p := testplan.Compile(t, tc.src)
 			got := map[string]bool{}
 			for _, f := range files(t, p) {
 				if f.Host == "" {
@@ -135,7 +126,7 @@ func TestKubeletScriptOnWorkersOnly(t *testing.T) {
 }
 
 func TestNoWorkersNoScripts(t *testing.T) {
-	for _, f := range files(t, plan(t, noWorkers)) {
+	for _, f := range files(t, testplan.Compile(t, noWorkers)) {
 		if f.Host != "" {
 			t.Errorf("%s gets %s without workers", f.Host, f.Path)
 		}
@@ -146,7 +137,7 @@ func TestKubeProxyPatch(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var patch, apply *bundle.File
-			fs := files(t, plan(t, tc.src))
+			fs := files(t, testplan.Compile(t, tc.src))
 			for i, f := range fs {
 				switch {
 				case f.Host == "" && f.Path == KubeProxyPatch:
@@ -205,7 +196,7 @@ func TestKubeProxyPatch(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	p := plan(t, vip)
+	p := testplan.Compile(t, vip)
 	a, b := files(t, p), files(t, p)
 	if len(a) != len(b) {
 		t.Fatal("different file counts")
@@ -224,7 +215,7 @@ func TestShellcheck(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, tc := range cases {
-		for _, f := range files(t, plan(t, tc.src)) {
+		for _, f := range files(t, testplan.Compile(t, tc.src)) {
 			if f.Mode != bundle.ModeScript {
 				continue
 			}

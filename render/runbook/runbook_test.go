@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hagen/hagen/compiler"
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/kubeadm"
 )
@@ -79,15 +79,6 @@ controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: m0: {address: "10.0.0.10", roles: ["control-plane"]}
 `
 
-func plan(t testing.TB, src string) *model.Plan {
-	t.Helper()
-	res, err := compiler.Compile("t.cue", []byte(src))
-	if err != nil {
-		t.Fatalf("Compile: %v", err)
-	}
-	return res.Plan
-}
-
 func stepNames(steps []bundle.Step) []string {
 	out := make([]string, len(steps))
 	for i, s := range steps {
@@ -128,7 +119,7 @@ func TestStepOrder(t *testing.T) {
 		{"single", single, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepRepointProxy}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := stepNames(Steps(plan(t, tc.src))); !reflect.DeepEqual(got, tc.want) {
+			if got := stepNames(Steps(testplan.Compile(t, tc.src))); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("steps\n  %v\nwant\n  %v", got, tc.want)
 			}
 		})
@@ -136,7 +127,7 @@ func TestStepOrder(t *testing.T) {
 }
 
 func TestStepHosts(t *testing.T) {
-	steps := Steps(plan(t, stacked))
+	steps := Steps(testplan.Compile(t, stacked))
 	for name, want := range map[string][]string{
 		StepCopy:          {"m0", "m1", "m2", "w0", "w1"},
 		StepEtcd:          {"m0", "m1", "m2"},
@@ -157,7 +148,7 @@ func TestStepHosts(t *testing.T) {
 		t.Errorf("check-etcd on %d hosts, want 1", got)
 	}
 
-	steps = Steps(plan(t, externalEtcd))
+	steps = Steps(testplan.Compile(t, externalEtcd))
 	if got := step(t, steps, StepEtcd).Hosts; !reflect.DeepEqual(got, []string{"etcd0", "etcd1", "etcd2"}) {
 		t.Errorf("external etcd: start-etcd on %v", got)
 	}
@@ -167,7 +158,7 @@ func TestStepHosts(t *testing.T) {
 }
 
 func TestInitAndJoinCommands(t *testing.T) {
-	steps := Steps(plan(t, stacked))
+	steps := Steps(testplan.Compile(t, stacked))
 	initCmd := "kubeadm init --config " + kubeadm.ConfigPath
 	joinCmd := "kubeadm join --config " + kubeadm.ConfigPath
 	if got := step(t, steps, StepInit).Commands; !reflect.DeepEqual(got, []string{initCmd}) {
@@ -189,7 +180,7 @@ func TestInitAndJoinCommands(t *testing.T) {
 }
 
 func TestLegacyInitsEveryMasterSerially(t *testing.T) {
-	steps := Steps(plan(t, legacy))
+	steps := Steps(testplan.Compile(t, legacy))
 	init := step(t, steps, StepInit)
 	if !reflect.DeepEqual(init.Hosts, []string{"master0", "master1", "master2"}) || !init.Serial {
 		t.Errorf("legacy init on %v serial=%v, want every master serially", init.Hosts, init.Serial)
@@ -201,7 +192,7 @@ func TestLegacyInitsEveryMasterSerially(t *testing.T) {
 
 func TestStaticPodIgnoresManifestsDir(t *testing.T) {
 	const flag = "--ignore-preflight-errors=DirAvailable--etc-kubernetes-manifests"
-	steps := Steps(plan(t, cloud))
+	steps := Steps(testplan.Compile(t, cloud))
 	for _, name := range []string{StepInit, StepJoinCP} {
 		s := step(t, steps, name)
 		last := s.Commands[len(s.Commands)-1]
@@ -226,7 +217,7 @@ func TestStaticPodIgnoresManifestsDir(t *testing.T) {
 }
 
 func TestExternalLBFirstMasterOnly(t *testing.T) {
-	steps := Steps(plan(t, cloud))
+	steps := Steps(testplan.Compile(t, cloud))
 	lb := step(t, steps, StepLoadBalancer)
 	if !strings.Contains(lb.Note, "172.31.0.10:6443 only") {
 		t.Errorf("load balancer note %q does not point at the first master only", lb.Note)
@@ -248,7 +239,7 @@ func TestExternalLBFirstMasterOnly(t *testing.T) {
 }
 
 func TestEtcdHealthCommand(t *testing.T) {
-	p := plan(t, stacked)
+	p := testplan.Compile(t, stacked)
 	c := EtcdHealthCommand(p)
 	for _, want := range []string{
 		"--endpoints=https://10.0.0.10:2379,https://10.0.0.11:2379,https://10.0.0.12:2379",
@@ -268,7 +259,7 @@ func TestMarkdown(t *testing.T) {
 		{"stacked", stacked}, {"cloud", cloud}, {"external-etcd", externalEtcd}, {"legacy", legacy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := plan(t, tc.src)
+			p := testplan.Compile(t, tc.src)
 			steps := Steps(p)
 			md := string(Markdown(p, steps))
 			if !strings.Contains(md, "```mermaid\nflowchart") {
@@ -303,7 +294,7 @@ func TestMarkdown(t *testing.T) {
 }
 
 func TestDiagram(t *testing.T) {
-	p := plan(t, externalEtcd)
+	p := testplan.Compile(t, externalEtcd)
 	d := Diagram(p)
 	if !strings.HasPrefix(d, "flowchart ") {
 		t.Errorf("diagram starts %q", d[:20])
@@ -317,7 +308,7 @@ func TestDiagram(t *testing.T) {
 		t.Error("diagram lacks the endpoint")
 	}
 	// Mermaid identifiers: no dashes or dots.
-	p = plan(t, cloud)
+	p = testplan.Compile(t, cloud)
 	for _, line := range strings.Split(Diagram(p), "\n") {
 		if m := regexp.MustCompile(`^\s*(\S+?)[\[(]`).FindStringSubmatch(line); m != nil && strings.ContainsAny(m[1], "-.") {
 			t.Errorf("unsafe mermaid id %q in %q", m[1], line)
@@ -348,7 +339,7 @@ func TestLargeClusterDiagramStaysSmall(t *testing.T) {
 		t.Skip("compiles a 5000-worker spec")
 	}
 	const n = 5000
-	p := plan(t, bigSpec(n))
+	p := testplan.Compile(t, bigSpec(n))
 	if got := len(p.HostsWith(model.RoleWorker)); got != n {
 		t.Fatalf("%d workers, want %d", got, n)
 	}
@@ -382,7 +373,7 @@ func TestLargeClusterDiagramStaysSmall(t *testing.T) {
 }
 
 func TestSmallClusterDrawsEveryWorker(t *testing.T) {
-	p := plan(t, bigSpec(maxDrawnWorkers))
+	p := testplan.Compile(t, bigSpec(maxDrawnWorkers))
 	d := Diagram(p)
 	for _, h := range p.HostsWith(model.RoleWorker) {
 		if !strings.Contains(d, nodeID(h.Name)+"[") {
@@ -395,7 +386,7 @@ func TestSmallClusterDrawsEveryWorker(t *testing.T) {
 }
 
 func TestExternalLBNoteIPv6(t *testing.T) {
-	p := plan(t, `name: "v6"
+	p := testplan.Compile(t, `name: "v6"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "[2001:db8::100]:6443"
 hosts: {
