@@ -9,9 +9,10 @@ import (
 // FuzzParseSecrets: a damaged or foreign secrets file is refused with a
 // SecretsError naming the entry, never a panic or another error.
 func FuzzParseSecrets(f *testing.F) {
+	// The head of a real file: its layout and a PEM block. Whole files
+	// (20 KB) slow the coverage-guided engine to a few executions a second.
 	if raw, err := os.ReadFile("testdata/secrets-v1.yaml"); err == nil {
-		f.Add(raw)
-		f.Add(raw[:len(raw)/2])
+		f.Add(raw[:min(len(raw), 3000)])
 	}
 	for _, s := range []string{"", "version: 1\n", "version: 2\n", "{", "version: 1\ncluster: x\ncas: {ca: {cert: x, key: y}}\n"} {
 		f.Add([]byte(s))
