@@ -87,6 +87,7 @@ func runRender(c *ucli.Context) error {
 		return err
 	}
 
+	stdout := c.App.Writer
 	if issued.Changed {
 		data, err := issued.Secrets.Marshal()
 		if err != nil {
@@ -95,11 +96,20 @@ func runRender(c *ucli.Context) error {
 		if err := pki.WriteFileAtomic(secretsPath, data, 0o600); err != nil {
 			return fmt.Errorf("writing secrets: %w", err)
 		}
+		if old == nil {
+			fmt.Fprintf(stdout, "created %s: every CA and key of cluster %s. Keep it safe and backed up: losing it means new CAs\n", secretsPath, plan.Name)
+		}
 	}
+	summary := fmt.Sprintf("%d files for %d hosts", len(b.Files()), len(plan.Hosts))
 	if bundle.Unchanged(out, b) {
+		fmt.Fprintf(stdout, "%s is up to date (%s)\n", out, summary)
 		return nil
 	}
-	return bundle.Write(out, b, c.Bool(flagForce))
+	if err := bundle.Write(out, b, c.Bool(flagForce)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%s); apply it in the order of %s\n", out, summary, filepath.Join(out, "RUNBOOK.md"))
+	return nil
 }
 
 // secretsPathFor is --secrets, or secrets.yaml beside the spec.
