@@ -28,7 +28,14 @@ type Result struct {
 // Compile reads the spec in src, named filename (its extension picks the
 // format), and returns its plan. A bad spec yields an Error listing every
 // problem found, each with its field and position.
-func Compile(filename string, src []byte) (*Result, error) {
+func Compile(filename string, src []byte) (res *Result, err error) {
+	// CUE is third-party code fed with arbitrary input: should it panic,
+	// the spec that made it do so gets a clean error, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, Error{{Pos: Pos{File: filename}, Msg: fmt.Sprintf("CUE failed while evaluating this spec (%v); simplify the construct it chokes on", r)}}
+		}
+	}()
 	file, err := parse(filename, src)
 	if err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ func parse(filename string, src []byte) (*ast.File, error) {
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil, Error{{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: "the spec is empty: it needs at least name, network.podSubnet, controlPlane.loadBalancer and hosts (`hagen init` writes a starter)"}}
 	}
-	f, err := parseFn(filename, src)
+	f, err := safeParse(parseFn, filename, src)
 	if err != nil {
 		return nil, syntaxError(filename, err)
 	}
@@ -60,6 +60,18 @@ func parse(filename string, src []byte) (*ast.File, error) {
 		}
 	}
 	return f, nil
+}
+
+// safeParse runs a third-party parser and turns a panic into a syntax
+// error: the fuzzer found inputs ("\r---") that crash CUE's YAML decoder,
+// and a bad spec must end in a clean, positioned error.
+func safeParse(parseFn func(string, []byte) (*ast.File, error), filename string, src []byte) (f *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, errors.Newf(token.NoPos, "the parser failed on this file (%v); check its line endings and indentation", r)
+		}
+	}()
+	return parseFn(filename, src)
 }
 
 func parseCUE(filename string, src []byte) (*ast.File, error) {
