@@ -46,13 +46,17 @@ check-imports:
 	@! $(GO) list -deps ./render/... | grep -q '^cuelang.org/' || { echo "render imports CUE"; exit 1; }
 	@! $(GO) list -deps ./compiler/... | grep -q '^github.com/cloudflare/cfssl' || { echo "compiler imports cfssl"; exit 1; }
 
-# Fuzz spec loading (CUE and YAML) and secrets parsing, bounded in time:
-# no input may panic or fail other than as a clean user error.
-FUZZTIME ?= 15s
+# Fuzz spec loading (CUE and YAML) and secrets parsing, bounded: no input
+# may panic or fail other than as a clean user error. The budgets count
+# executions (about 15 s each here) rather than seconds: a -fuzztime
+# duration races Go 1.26's fuzz coordinator at its deadline and fails with
+# "context deadline exceeded" and no crasher (go.dev/issue/75804, fixed
+# in Go 1.27).
+FUZZ_TIMEOUT ?= 5m
 fuzz:
-	$(GO) test -run XXX -fuzz '^FuzzCompileCUE$$' -fuzztime $(FUZZTIME) ./compiler/
-	$(GO) test -run XXX -fuzz '^FuzzCompileYAML$$' -fuzztime $(FUZZTIME) ./compiler/
-	$(GO) test -run XXX -fuzz '^FuzzParseSecrets$$' -fuzztime $(FUZZTIME) ./pki/
+	$(GO) test -run XXX -timeout $(FUZZ_TIMEOUT) -fuzz '^FuzzCompileCUE$$' -fuzztime 20000x ./compiler/
+	$(GO) test -run XXX -timeout $(FUZZ_TIMEOUT) -fuzz '^FuzzCompileYAML$$' -fuzztime 30000x ./compiler/
+	$(GO) test -run XXX -timeout $(FUZZ_TIMEOUT) -fuzz '^FuzzParseSecrets$$' -fuzztime 40000x ./pki/
 
 clean:
 	rm -rf bin $(OUT) $(OUT).secrets.yaml $(OUT).secrets.yaml.lock
