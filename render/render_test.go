@@ -19,12 +19,17 @@ import (
 
 	"github.com/hagen/hagen/compiler"
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render"
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/kubeadm"
 	"github.com/hagen/hagen/render/runbook"
 )
+
+// manifestExternalSpec is the shared external-etcd scenario with etcd as
+// static pods.
+const manifestExternalSpec = testplan.ExternalEtcd + "etcd: run: \"static-pod\"\n"
 
 // The -update flag is declared in golden_test.go.
 
@@ -39,22 +44,6 @@ hosts: {
 	m2: {address: "10.0.0.12/24", roles: ["control-plane"]}
 	w0: {address: "10.0.0.20", roles: ["worker"]}
 	w1: {address: "10.0.0.21", roles: ["worker"]}
-}
-`
-
-const manifestExternalSpec = `name: "dc1"
-network: podSubnet: "10.244.0.0/16"
-pki: keyAlgorithm: "ECDSA-P256"
-controlPlane: loadBalancer: keepalived: {vip: "192.168.10.50", interface: "ens192", routerID: 52, haproxy: port: 8443}
-etcd: {topology: "external", run: "static-pod"}
-hosts: {
-	master0: {address: "192.168.10.10/24", roles: ["control-plane"]}
-	master1: {address: "192.168.10.11/24", roles: ["control-plane"]}
-	master2: {address: "192.168.10.12/24", roles: ["control-plane"]}
-	etcd0: {address: "192.168.10.20", roles: ["etcd"]}
-	etcd1: {address: "192.168.10.21", roles: ["etcd"]}
-	etcd2: {address: "192.168.10.22", roles: ["etcd"]}
-	worker0: {address: "192.168.10.30", roles: ["worker"]}
 }
 `
 

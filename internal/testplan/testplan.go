@@ -29,3 +29,24 @@ func Secrets(t testing.TB, p *model.Plan) *pki.Secrets {
 	}
 	return res.Secrets
 }
+
+// ExternalEtcd is the external-etcd scenario: three masters behind a
+// keepalived VIP with HAProxy on 8443, three dedicated etcd hosts and a
+// worker, ECDSA keys. Append a field (e.g. `etcd: run: "static-pod"`) for
+// a variant: CUE unifies it with the rest.
+const ExternalEtcd = `name: "dc1"
+kubernetes: version: "1.35.0"
+network: podSubnet: "10.244.0.0/16"
+pki: keyAlgorithm: "ECDSA-P256"
+controlPlane: loadBalancer: keepalived: {vip: "192.168.10.50", interface: "ens192", routerID: 52, haproxy: port: 8443}
+etcd: topology: "external"
+hosts: {
+	master0: {address: "192.168.10.10/24", roles: ["control-plane"]}
+	master1: {address: "192.168.10.11/24", roles: ["control-plane"]}
+	master2: {address: "192.168.10.12/24", roles: ["control-plane"]}
+	etcd0: {address: "192.168.10.20", roles: ["etcd"]}
+	etcd1: {address: "192.168.10.21", roles: ["etcd"]}
+	etcd2: {address: "192.168.10.22", roles: ["etcd"]}
+	worker0: {address: "192.168.10.30", roles: ["worker"]}
+}
+`

@@ -50,23 +50,6 @@ func withVersion(v string) string {
 	return strings.Replace(base, `"1.35.0"`, `"`+v+`"`, 1)
 }
 
-const specExternalEtcd = `name: "dc1"
-kubernetes: version: "1.35.0"
-network: podSubnet: "10.244.0.0/16"
-pki: keyAlgorithm: "ECDSA-P256"
-controlPlane: loadBalancer: keepalived: {vip: "192.168.10.50", interface: "ens192", routerID: 52, haproxy: port: 8443}
-etcd: topology: "external"
-hosts: {
-	master0: {address: "192.168.10.10/24", roles: ["control-plane"]}
-	master1: {address: "192.168.10.11/24", roles: ["control-plane"]}
-	master2: {address: "192.168.10.12/24", roles: ["control-plane"]}
-	etcd0: {address: "192.168.10.20", roles: ["etcd"]}
-	etcd1: {address: "192.168.10.21", roles: ["etcd"]}
-	etcd2: {address: "192.168.10.22", roles: ["etcd"]}
-	worker0: {address: "192.168.10.30", roles: ["worker"]}
-}
-`
-
 const externalLB = `name: "cloud"
 kubernetes: version: "1.35.0"
 network: podSubnet: "192.168.0.0/16"
@@ -311,7 +294,7 @@ func TestKindsPerHost(t *testing.T) {
 }
 
 func TestDedicatedEtcdHostsGetNoKubeadm(t *testing.T) {
-	r := render(t, specExternalEtcd)
+	r := render(t, testplan.ExternalEtcd)
 	for _, f := range r.files {
 		if strings.HasPrefix(f.Host, "etcd") {
 			t.Errorf("etcd host %s gets %s", f.Host, f.Path)
@@ -331,7 +314,7 @@ func TestExternalEtcdEndpoints(t *testing.T) {
 		endpoints []string
 	}{
 		{"stacked", base, "m0", []string{"https://10.0.0.10:2379", "https://10.0.0.11:2379", "https://10.0.0.12:2379"}},
-		{"external", specExternalEtcd, "master0", []string{"https://192.168.10.20:2379", "https://192.168.10.21:2379", "https://192.168.10.22:2379"}},
+		{"external", testplan.ExternalEtcd, "master0", []string{"https://192.168.10.20:2379", "https://192.168.10.21:2379", "https://192.168.10.22:2379"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := render(t, tc.src)
@@ -361,7 +344,7 @@ func TestControlPlaneEndpointAndCertSANs(t *testing.T) {
 		endpoint, host  string
 	}{
 		{"vip", base, "m0", "10.0.0.100:6443", "10.0.0.100"},
-		{"haproxy", specExternalEtcd, "master0", "192.168.10.50:8443", "192.168.10.50"},
+		{"haproxy", testplan.ExternalEtcd, "master0", "192.168.10.50:8443", "192.168.10.50"},
 		{"external", externalLB, "cp-a", "k8s-api.cloud.example.com:6443", "k8s-api.cloud.example.com"},
 		{"ipv6", ipv6, "m0", "[2001:db8::100]:6443", "2001:db8::100"},
 	} {

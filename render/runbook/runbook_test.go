@@ -43,21 +43,6 @@ hosts: {
 }
 `
 
-const externalEtcd = `name: "dc1"
-network: podSubnet: "10.244.0.0/16"
-controlPlane: loadBalancer: keepalived: {vip: "192.168.10.50", interface: "ens192", routerID: 52, haproxy: port: 8443}
-etcd: topology: "external"
-hosts: {
-	master0: {address: "192.168.10.10/24", roles: ["control-plane"]}
-	master1: {address: "192.168.10.11/24", roles: ["control-plane"]}
-	master2: {address: "192.168.10.12/24", roles: ["control-plane"]}
-	etcd0: {address: "192.168.10.20", roles: ["etcd"]}
-	etcd1: {address: "192.168.10.21", roles: ["etcd"]}
-	etcd2: {address: "192.168.10.22", roles: ["etcd"]}
-	worker0: {address: "192.168.10.30", roles: ["worker"]}
-}
-`
-
 const legacy = `name: "legacy"
 kubernetes: version: "1.10.13"
 network: podSubnet: "10.32.0.0/12"
@@ -114,7 +99,7 @@ func TestStepOrder(t *testing.T) {
 	}{
 		{"stacked", stacked, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
 		{"external-lb", cloud, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepLBAddMasters, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
-		{"external-etcd", externalEtcd, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
+		{"external-etcd", testplan.ExternalEtcd, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
 		{"legacy", legacy, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
 		{"single", single, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepRepointProxy}},
 	} {
@@ -148,7 +133,7 @@ func TestStepHosts(t *testing.T) {
 		t.Errorf("check-etcd on %d hosts, want 1", got)
 	}
 
-	steps = Steps(testplan.Compile(t, externalEtcd))
+	steps = Steps(testplan.Compile(t, testplan.ExternalEtcd))
 	if got := step(t, steps, StepEtcd).Hosts; !reflect.DeepEqual(got, []string{"etcd0", "etcd1", "etcd2"}) {
 		t.Errorf("external etcd: start-etcd on %v", got)
 	}
@@ -256,7 +241,7 @@ func TestEtcdHealthCommand(t *testing.T) {
 
 func TestMarkdown(t *testing.T) {
 	for _, tc := range []struct{ name, src string }{
-		{"stacked", stacked}, {"cloud", cloud}, {"external-etcd", externalEtcd}, {"legacy", legacy},
+		{"stacked", stacked}, {"cloud", cloud}, {"external-etcd", testplan.ExternalEtcd}, {"legacy", legacy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := testplan.Compile(t, tc.src)
@@ -294,7 +279,7 @@ func TestMarkdown(t *testing.T) {
 }
 
 func TestDiagram(t *testing.T) {
-	p := testplan.Compile(t, externalEtcd)
+	p := testplan.Compile(t, testplan.ExternalEtcd)
 	d := Diagram(p)
 	if !strings.HasPrefix(d, "flowchart ") {
 		t.Errorf("diagram starts %q", d[:20])
