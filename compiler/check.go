@@ -165,11 +165,11 @@ func (c *checker) hosts(s *spec, pl *model.Plan) {
 			c.errorf(at, "host name %q is not %s", name, dnsLabelRule)
 		}
 		h := &model.Host{Name: name, Zone: hs.Zone}
-		h.Address, h.Prefix = c.parseHostAddress(append(at, "address"), hs.Address)
+		h.Address, h.Prefix = c.parseHostAddress(at.Child("address"), hs.Address)
 		seen := map[string]bool{}
 		for i, r := range hs.Roles {
 			if seen[r] {
-				c.errorf(append(at, "roles", strconv.Itoa(i)), "role %q is listed twice", r)
+				c.errorf(at.Child("roles", strconv.Itoa(i)), "role %q is listed twice", r)
 				continue
 			}
 			seen[r] = true
@@ -177,14 +177,14 @@ func (c *checker) hosts(s *spec, pl *model.Plan) {
 		}
 		switch {
 		case len(hs.Roles) == 0:
-			c.errorf(append(at, "roles"), "a host needs a role: \"control-plane\", \"worker\" or \"etcd\"")
+			c.errorf(at.Child("roles"), "a host needs a role: \"control-plane\", \"worker\" or \"etcd\"")
 		case seen["control-plane"] && seen["worker"]:
-			c.errorf(append(at, "roles"), "a host is either control-plane or worker; set controlPlane.schedulable: true to run workloads on control-plane hosts")
+			c.errorf(at.Child("roles"), "a host is either control-plane or worker; set controlPlane.schedulable: true to run workloads on control-plane hosts")
 		case seen["etcd"] && len(seen) > 1:
-			c.errorf(append(at, "roles"), "role \"etcd\" is for dedicated etcd hosts and cannot be combined; for etcd on the control-plane hosts use etcd.topology \"stacked\"")
+			c.errorf(at.Child("roles"), "role \"etcd\" is for dedicated etcd hosts and cannot be combined; for etcd on the control-plane hosts use etcd.topology \"stacked\"")
 		}
 		if hs.Zone != "" && !dnsLabel.MatchString(hs.Zone) && !isDNSName(hs.Zone) {
-			c.errorf(append(at, "zone"), "%q is not a zone name (letters, digits, '-', '.')", hs.Zone)
+			c.errorf(at.Child("zone"), "%q is not a zone name (letters, digits, '-', '.')", hs.Zone)
 		}
 		pl.Hosts = append(pl.Hosts, h)
 	}
@@ -275,9 +275,9 @@ func (c *checker) controlPlane(s *spec, pl *model.Plan) {
 	case lb.Keepalived == nil && lb.External == nil:
 		c.errorf(at, "give exactly one of keepalived (a virtual IP on the control-plane hosts) and external (a load balancer's endpoint)")
 	case lb.External != nil:
-		c.external(append(at, "external", "endpoint"), lb.External.Endpoint, pl)
+		c.external(at.Child("external", "endpoint"), lb.External.Endpoint, pl)
 	default:
-		c.keepalived(append(at, "keepalived"), s, pl)
+		c.keepalived(at.Child("keepalived"), s, pl)
 	}
 	if len(cp.Hosts) == 1 {
 		c.warnf(p("hosts", cp.Hosts[0].Name, "roles"), "one control-plane host is not highly available: add two more")
@@ -315,11 +315,11 @@ func (c *checker) keepalived(at Path, s *spec, pl *model.Plan) {
 	ks := s.ControlPlane.LoadBalancer.Keepalived
 	k := &model.Keepalived{Interface: ks.Interface, RouterID: ks.RouterID, Unicast: ks.Unicast}
 	if !ifName.MatchString(ks.Interface) {
-		c.errorf(append(at, "interface"), "%q is not a network interface name (at most 15 characters, no '/' or spaces)", ks.Interface)
+		c.errorf(at.Child("interface"), "%q is not a network interface name (at most 15 characters, no '/' or spaces)", ks.Interface)
 	}
 	vip, err := netip.ParseAddr(ks.VIP)
 	if err != nil {
-		c.errorf(append(at, "vip"), "%q is not an IP address (the VIP takes no prefix length)", ks.VIP)
+		c.errorf(at.Child("vip"), "%q is not an IP address (the VIP takes no prefix length)", ks.VIP)
 		return
 	}
 	k.VIP = vip
@@ -334,24 +334,24 @@ func (c *checker) keepalived(at Path, s *spec, pl *model.Plan) {
 		case !h.Prefix.Contains(vip):
 			outside = append(outside, fmt.Sprintf("%s (%s)", h.Name, h.Prefix))
 		case vip.Is4() && h.Prefix.Bits() < 31 && (vip == h.Prefix.Addr() || vip == lastAddr(h.Prefix)):
-			c.errorf(append(at, "vip"), "%s is the network or broadcast address of %s", vip, h.Prefix)
+			c.errorf(at.Child("vip"), "%s is the network or broadcast address of %s", vip, h.Prefix)
 		}
 	}
 	if len(outside) > 0 {
-		c.errorf(append(at, "vip"), "%s is outside the subnet of control-plane host %s: every master must be able to carry the VIP", vip, strings.Join(outside, ", "))
+		c.errorf(at.Child("vip"), "%s is outside the subnet of control-plane host %s: every master must be able to carry the VIP", vip, strings.Join(outside, ", "))
 	}
 	port := pl.ControlPlane.Port
 	if ks.HAProxy != nil {
 		k.HAProxy = &model.HAProxy{Port: ks.HAProxy.Port}
 		if ks.HAProxy.Port == pl.ControlPlane.Port {
-			c.errorf(append(at, "haproxy", "port"), "%d is controlPlane.port: HAProxy runs beside the apiserver on every master and needs a port of its own (e.g. 8443)", ks.HAProxy.Port)
+			c.errorf(at.Child("haproxy", "port"), "%d is controlPlane.port: HAProxy runs beside the apiserver on every master and needs a port of its own (e.g. 8443)", ks.HAProxy.Port)
 		}
 		port = ks.HAProxy.Port
 		if pl.Kubernetes.KubeadmAPI == model.KubeadmV1Alpha1 {
 			// kubeadm 1.9/1.10 builds the masters' kubeconfigs from
 			// api.controlPlaneEndpoint and api.bindPort: they would bypass
 			// HAProxy while the workers dial its port.
-			c.errorf(append(at, "haproxy"), "kubeadm %s cannot point the masters at HAProxy's port (it reuses the apiserver's bind port); drop haproxy or use Kubernetes 1.22 or newer", pl.Kubernetes.Version)
+			c.errorf(at.Child("haproxy"), "kubeadm %s cannot point the masters at HAProxy's port (it reuses the apiserver's bind port); drop haproxy or use Kubernetes 1.22 or newer", pl.Kubernetes.Version)
 		}
 	}
 	// VRRP priorities: the init host is MASTER; BACKUPs fall by one so that

@@ -439,3 +439,96 @@ hosts: e2: {address: "10.0.0.32", roles: ["etcd"], zone: "y"}
 		})
 	}
 }
+
+// TestSiblingProblems breaks several fields under one parent at once, at
+// every nesting level that has siblings: each problem keeps its own path
+// and position. Paths built by appending to a shared parent once reported
+// the keepalived interface under ...keepalived.vip.
+func TestSiblingProblems(t *testing.T) {
+	type want struct{ path, marker, phrase string }
+	tests := []struct {
+		name string
+		src  string
+		want []want
+	}{
+		{name: "keepalived vip and interface",
+			src: edit(base, `keepalived: {vip: "10.0.0.100", interface: "eth0"}`, `keepalived: {vip: "not-an-ip", interface: "bad interface name!!"}`),
+			want: []want{
+				{"controlPlane.loadBalancer.keepalived.interface", "bad interface", "is not a network interface name"},
+				{"controlPlane.loadBalancer.keepalived.vip", "not-an-ip", "is not an IP address"},
+			}},
+		{name: "keepalived interface, vip and haproxy port",
+			src: edit(base, `keepalived: {vip: "10.0.0.100", interface: "eth0"}`, `keepalived: {vip: "10.0.1.100", interface: "bad interface name!!", haproxy: port: 6443}`),
+			want: []want{
+				{"controlPlane.loadBalancer.keepalived.haproxy.port", "bad interface", "is controlPlane.port"},
+				{"controlPlane.loadBalancer.keepalived.interface", "bad interface", "is not a network interface name"},
+				{"controlPlane.loadBalancer.keepalived.vip", "bad interface", "is outside the subnet"},
+			}},
+		{name: "one host's address, roles and zone",
+			src: edit(baseExternal, `w0: {address: "10.0.0.20", roles: ["worker"]}`, `w0: {address: "10.0.0.300", roles: [], zone: "Zone A"}`),
+			want: []want{
+				{"hosts.w0.address", "w0:", "is not an IP address"},
+				{"hosts.w0.roles", "w0:", "a host needs a role"},
+				{"hosts.w0.zone", "w0:", "is not a zone name"},
+			}},
+		{name: "list items of one host",
+			src: edit(base, `roles: ["worker"]`, `roles: ["worker", "worker", "worker"]`),
+			want: []want{
+				{"hosts.w0.roles[1]", "w0:", `role "worker" is listed twice`},
+				{"hosts.w0.roles[2]", "w0:", `role "worker" is listed twice`},
+			}},
+		{name: "one host's address and etcd dataDir",
+			src: edit(base, `m1: {address: "10.0.0.11/24", roles: ["control-plane"]}`, `m1: {address: "10.0.0.11", roles: ["control-plane"], etcd: dataDir: "data"}`),
+			want: []want{
+				{"hosts.m1.address", "m1:", "needs a prefix length"},
+				{"hosts.m1.etcd.dataDir", "m1:", "is not a clean absolute directory"},
+			}},
+		{name: "network fields",
+			src: edit(base, `network: podSubnet: "10.32.0.0/12"`, `network: {podSubnet: "10.32.1.0/12", serviceSubnet: "172.0.0.0/8", dnsDomain: "-bad-"}`),
+			want: []want{
+				{"network.dnsDomain", "network:", "is not a DNS domain"},
+				{"network.podSubnet", "network:", "has host bits set"},
+				{"network.serviceSubnet", "network:", "is too large"},
+			}},
+		{name: "pki validities",
+			src: edit(base, `pki: caValidity: "87600h"`, `pki: {caValidity: "ten years", certValidity: "1m"}`),
+			want: []want{
+				{"pki.caValidity", "pki:", "is not a duration"},
+				{"pki.certValidity", "pki:", "is too short"},
+			}},
+		{name: "etcd fields",
+			src: base + `etcd: {dataDir: "var/lib/etcd", version: "three"}` + "\n",
+			want: []want{
+				{"etcd.dataDir", "etcd:", "is not a clean absolute directory"},
+				{"etcd.version", "etcd:", "is not a version"},
+			}},
+		{name: "top-level fields",
+			src: edit(base, `name: "t"`, `name: "T_1"`, `version: "1.35.0"`, `version: "one"`),
+			want: []want{
+				{"name", "T_1", "is not a DNS label"},
+				{"kubernetes.version", `"one"`, "is not a version"},
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := compileError(t, checkCase{src: tc.src})
+			if len(ps) != len(tc.want) {
+				t.Errorf("got %d problems, want %d:\n%s", len(ps), len(tc.want), ps)
+			}
+			for _, w := range tc.want {
+				found := false
+				for _, p := range ps {
+					if p.Path.String() == w.path && strings.Contains(p.Msg, w.phrase) {
+						found = true
+						if line := lineOf(t, tc.src, w.marker); p.Pos.Line != line {
+							t.Errorf("%s: at line %d, want %d", p.Path, p.Pos.Line, line)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no problem at %s saying %q among:\n%s", w.path, w.phrase, ps)
+				}
+			}
+		})
+	}
+}

@@ -99,7 +99,7 @@ func indexPositions(data cue.Value) positions {
 				return
 			}
 			for it.Next() {
-				walk(it.Value(), append(path[:len(path):len(path)], it.Selector().Unquoted()))
+				walk(it.Value(), path.Child(it.Selector().Unquoted()))
 			}
 		case cue.ListKind:
 			it, err := v.List()
@@ -107,7 +107,7 @@ func indexPositions(data cue.Value) positions {
 				return
 			}
 			for i := 0; it.Next(); i++ {
-				walk(it.Value(), append(path[:len(path):len(path)], fmt.Sprint(i)))
+				walk(it.Value(), path.Child(fmt.Sprint(i)))
 			}
 		}
 	}

@@ -28,6 +28,14 @@ func (p Pos) String() string {
 // Path names a field of the spec, e.g. hosts.master0.roles[1].
 type Path []string
 
+// Child returns the path of a field below p. It always copies: appending
+// to a shared parent would let two siblings' paths share, and overwrite,
+// one backing array.
+func (p Path) Child(segs ...string) Path {
+	out := make(Path, 0, len(p)+len(segs))
+	return append(append(out, p...), segs...)
+}
+
 func (p Path) String() string {
 	var b strings.Builder
 	for _, s := range p {

@@ -135,7 +135,7 @@ func duplicateKeys(decls []ast.Decl, path Path) Error {
 		if err != nil {
 			continue
 		}
-		p := append(path[:len(path):len(path)], name)
+		p := path.Child(name)
 		if first, dup := seen[name]; dup {
 			errs = append(errs, Problem{Path: p, Pos: posOf(f.Label.Pos()),
 				Msg: fmt.Sprintf("duplicate key (first given at line %d)", first.Line())})
@@ -154,7 +154,7 @@ func duplicateKeysIn(e ast.Expr, path Path) Error {
 	case *ast.ListLit:
 		var errs Error
 		for i, el := range v.Elts {
-			errs = append(errs, duplicateKeysIn(el, append(path[:len(path):len(path)], fmt.Sprint(i)))...)
+			errs = append(errs, duplicateKeysIn(el, path.Child(fmt.Sprint(i)))...)
 		}
 		return errs
 	}
