@@ -2,9 +2,6 @@ package inspect
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -270,7 +267,7 @@ func certDetails(o, n *x509.Certificate) []string {
 	if d := diffSets(usages(o), usages(n)); d != "" {
 		out = append(out, "usages "+d)
 	}
-	if ao, an := keyAlgorithm(o), keyAlgorithm(n); ao != an {
+	if ao, an := pki.AlgorithmOf(o.PublicKey), pki.AlgorithmOf(n.PublicKey); ao != an {
 		out = append(out, fmt.Sprintf("key algorithm %s -> %s", ao, an))
 	}
 	if !bytes.Equal(o.RawSubjectPublicKeyInfo, n.RawSubjectPublicKeyInfo) {
@@ -333,19 +330,6 @@ func diffSets(old, cur []string) string {
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-// keyAlgorithm names a certificate's key as the spec does.
-func keyAlgorithm(c *x509.Certificate) string {
-	switch k := c.PublicKey.(type) {
-	case *rsa.PublicKey:
-		return fmt.Sprintf("RSA-%d", k.N.BitLen())
-	case *ecdsa.PublicKey:
-		return "ECDSA-" + strings.TrimPrefix(k.Curve.Params().Name, "P-")
-	case ed25519.PublicKey:
-		return "Ed25519"
-	}
-	return c.PublicKeyAlgorithm.String()
 }
 
 // Write prints the report, one section per host, then the bundle-level

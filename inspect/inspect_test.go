@@ -719,3 +719,14 @@ func TestHunks(t *testing.T) {
 		t.Errorf("insertion hunk %q", got[3:5])
 	}
 }
+
+// TestDiffKeyAlgorithm: diff names algorithms as the spec, render and certs
+// do ("ECDSA-P384", not "ECDSA-384").
+func TestDiffKeyAlgorithm(t *testing.T) {
+	b, secrets := baseBundle(t)
+	p384, _ := build(t, strings.Replace(baseSpec, `"ECDSA-P256"`, `"ECDSA-P384"`, 1), secrets)
+	_, out := diffText(t, writeBundle(t, b), writeBundle(t, p384))
+	if !strings.Contains(out, "key algorithm ECDSA-P256 -> ECDSA-P384") {
+		t.Errorf("the report does not name the algorithms as the spec does:\n%s", out)
+	}
+}

@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -394,7 +393,7 @@ func (v *verifier) checkKey(h string, k entry, certs map[string]*x509.Certificat
 			v.errorf(h+":"+saPub, "not a public key: %v", err)
 			return
 		}
-		if !samePublicKey(key, pub) {
+		if !pki.SamePublicKey(key, pub) {
 			v.errorf(where, "does not match %s", saPub)
 		}
 		return
@@ -410,15 +409,9 @@ func (v *verifier) checkKey(h string, k entry, certs map[string]*x509.Certificat
 		}
 		return
 	}
-	if !samePublicKey(key, c.PublicKey) {
+	if !pki.SamePublicKey(key, c.PublicKey) {
 		v.errorf(where, "does not match %s", crt)
 	}
-}
-
-func samePublicKey(priv crypto.Signer, pub crypto.PublicKey) bool {
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	e, ok := priv.Public().(equaler)
-	return ok && e.Equal(pub)
 }
 
 // sharedPaths are the files every control-plane host must hold the same

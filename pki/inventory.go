@@ -63,7 +63,7 @@ func info(name, host string, c *x509.Certificate, now time.Time) CertInfo {
 	}
 	return CertInfo{
 		Name: name, Host: host, CN: c.Subject.CommonName, SANs: sans,
-		Algorithm: string(algorithmOf(c.PublicKey)), NotAfter: c.NotAfter.UTC(),
+		Algorithm: string(AlgorithmOf(c.PublicKey)), NotAfter: c.NotAfter.UTC(),
 		DaysLeft: int(c.NotAfter.Sub(now).Hours() / 24), IsCA: c.IsCA,
 	}
 }

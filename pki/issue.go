@@ -451,7 +451,7 @@ func (w Want) Mismatch(kp KeyPair, ca *x509.Certificate, now time.Time) ([]strin
 	if !slices.Equal(cert.ExtKeyUsage, w.Spec.Usages) {
 		why = append(why, "usages changed")
 	}
-	if alg := algorithmOf(cert.PublicKey); alg != w.Alg {
+	if alg := AlgorithmOf(cert.PublicKey); alg != w.Alg {
 		why = append(why, fmt.Sprintf("key algorithm %s, want %s", alg, w.Alg))
 	}
 	lifetime := cert.NotAfter.Sub(cert.NotBefore) - Backdate

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/cloudflare/cfssl/csr"
 
@@ -54,8 +56,9 @@ func generateKey(alg model.KeyAlgorithm) (crypto.Signer, error) {
 	return s, nil
 }
 
-// algorithmOf names a public key's algorithm as the spec does.
-func algorithmOf(pub crypto.PublicKey) model.KeyAlgorithm {
+// AlgorithmOf names a public key's algorithm as the spec spells it
+// (pki.keyAlgorithm): every verb that prints an algorithm uses this name.
+func AlgorithmOf(pub crypto.PublicKey) model.KeyAlgorithm {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return model.KeyAlgorithm(fmt.Sprintf("RSA-%d", k.N.BitLen()))
@@ -66,7 +69,9 @@ func algorithmOf(pub crypto.PublicKey) model.KeyAlgorithm {
 		case elliptic.P384():
 			return model.ECDSAP384
 		}
-		return model.KeyAlgorithm("ECDSA-" + k.Curve.Params().Name)
+		return model.KeyAlgorithm("ECDSA-" + strings.ReplaceAll(k.Curve.Params().Name, "-", ""))
+	case ed25519.PublicKey:
+		return "Ed25519"
 	}
 	return model.KeyAlgorithm(fmt.Sprintf("%T", pub))
 }
@@ -162,8 +167,8 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// samePublicKey reports whether a private key belongs to a public key.
-func samePublicKey(priv crypto.Signer, pub crypto.PublicKey) bool {
+// SamePublicKey reports whether a private key belongs to a public key.
+func SamePublicKey(priv crypto.Signer, pub crypto.PublicKey) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	e, ok := priv.Public().(equaler)
 	return ok && e.Equal(pub)
