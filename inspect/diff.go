@@ -191,7 +191,7 @@ func contentDetails(o, n entry, old, cur []byte) []string {
 	switch {
 	case isKey(n.Path):
 		return []string{"new private key"}
-	case strings.HasSuffix(n.Path, ".crt"):
+	case strings.HasSuffix(n.Path, pki.CertExt):
 		oc, err1 := pki.ParseCert(string(old))
 		nc, err2 := pki.ParseCert(string(cur))
 		if err1 == nil && err2 == nil {

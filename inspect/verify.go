@@ -18,7 +18,6 @@ import (
 
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
-	"github.com/hagen/hagen/render/pkifiles"
 )
 
 // ExpiryWarning is how close to its end a certificate draws a warning.
@@ -76,7 +75,7 @@ func (v *verifier) warnf(where, format string, args ...any) {
 }
 
 // isKey reports whether a path names a private key by kubeadm's naming.
-func isKey(p string) bool { return strings.HasSuffix(p, ".key") }
+func isKey(p string) bool { return strings.HasSuffix(p, pki.KeyExt) }
 
 // files checks every listed file: present, regular, same digest, same mode,
 // and, if secret, closed to group and other.
@@ -169,21 +168,21 @@ func rules() map[string]certRule {
 	caPath := map[string]string{}
 	out := map[string]certRule{}
 	for _, ca := range pki.CAs() {
-		caPath[ca.Name] = pkifiles.CertPath(ca.File)
-		out[pkifiles.CertPath(ca.File)] = certRule{caName: ca.Name, keyOK: ca.KeyOnHosts}
+		caPath[ca.Name] = ca.CertPath()
+		out[ca.CertPath()] = certRule{caName: ca.Name, keyOK: ca.KeyOnHosts}
 	}
 	for _, c := range pki.Certs() {
-		out[pkifiles.CertPath(c.File)] = certRule{ca: caPath[c.CA], caName: c.CA, usages: c.Usages}
+		out[c.CertPath()] = certRule{ca: caPath[c.CA], caName: c.CA, usages: c.Usages}
 	}
 	return out
 }
 
 // Paths of the etcd member certificates whose SANs name the member.
 var (
-	etcdServer = pkifiles.CertPath("etcd/server")
-	etcdPeer   = pkifiles.CertPath("etcd/peer")
-	saKey      = filepath.ToSlash(filepath.Join(pkifiles.Dir, "sa.key"))
-	saPub      = filepath.ToSlash(filepath.Join(pkifiles.Dir, "sa.pub"))
+	etcdServer = pki.Cert(pki.EtcdServer).CertPath()
+	etcdPeer   = pki.Cert(pki.EtcdPeer).CertPath()
+	saKey      = pki.ServiceAccount().KeyPath()
+	saPub      = pki.ServiceAccount().PubPath()
 )
 
 // pki checks host h's certificates and keys.
@@ -192,7 +191,7 @@ func (v *verifier) pki(h string) {
 	certs := map[string]*x509.Certificate{}
 	var keys []entry
 	for _, e := range v.byHost[h] {
-		if !strings.HasPrefix(e.Path, pkifiles.Dir+"/") {
+		if !strings.HasPrefix(e.Path, pki.Dir+"/") {
 			continue
 		}
 		data, ok := v.data[e.Rel]
@@ -200,7 +199,7 @@ func (v *verifier) pki(h string) {
 			continue
 		}
 		switch {
-		case strings.HasSuffix(e.Path, ".crt"):
+		case strings.HasSuffix(e.Path, pki.CertExt):
 			c, err := pki.ParseCert(string(data))
 			if err != nil {
 				v.errorf(e.where(), "not a certificate: %v", err)
@@ -374,7 +373,7 @@ func hasIP(c *x509.Certificate, a netip.Addr) bool {
 }
 
 // checkKey: a private key parses and belongs to its certificate (or, for
-// sa.key, to sa.pub); a CA key is only where the table allows it.
+// the service-account key, to its public half); a CA key is only where the table allows it.
 func (v *verifier) checkKey(h string, k entry, certs map[string]*x509.Certificate, table map[string]certRule) {
 	where := h + ":" + k.Path
 	key, err := pki.ParseKey(string(v.data[k.Rel]))
@@ -385,7 +384,7 @@ func (v *verifier) checkKey(h string, k entry, certs map[string]*x509.Certificat
 	if k.Path == saKey {
 		pubPEM, ok := v.data["hosts/"+h+saPub]
 		if !ok {
-			v.errorf(where, "the host has no sa.pub to match it")
+			v.errorf(where, "the host has no %s to match it", saPub)
 			return
 		}
 		pub, err := pki.ParsePublicKey(string(pubPEM))
@@ -398,7 +397,7 @@ func (v *verifier) checkKey(h string, k entry, certs map[string]*x509.Certificat
 		}
 		return
 	}
-	crt := strings.TrimSuffix(k.Path, ".key") + ".crt"
+	crt := strings.TrimSuffix(k.Path, pki.KeyExt) + pki.CertExt
 	if r, ok := table[crt]; ok && r.ca == "" && !r.keyOK {
 		v.errorf(where, "the %s key must not be on any host: it stays in the secrets file", r.caName)
 	}
@@ -421,9 +420,9 @@ func (v *verifier) checkKey(h string, k entry, certs map[string]*x509.Certificat
 func sharedPaths() []string {
 	var out []string
 	for _, ca := range pki.CAs() {
-		out = append(out, pkifiles.CertPath(ca.File))
+		out = append(out, ca.CertPath())
 		if ca.KeyOnHosts {
-			out = append(out, pkifiles.KeyPath(ca.File))
+			out = append(out, ca.KeyPath())
 		}
 	}
 	out = append(out, saKey, saPub)

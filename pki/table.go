@@ -3,8 +3,21 @@ package pki
 import (
 	"crypto/x509"
 	"net/netip"
+	"path"
 
 	"github.com/hagen/hagen/compiler/model"
+)
+
+// Dir is kubeadm's certificatesDir: every PKI file hagen places lives
+// below it, under the names this table gives, so that kubeadm finds and
+// reuses them. No other package spells a PKI file name.
+const Dir = "/etc/kubernetes/pki"
+
+// File name extensions, kubeadm's.
+const (
+	CertExt = ".crt"
+	KeyExt  = ".key"
+	PubExt  = ".pub"
 )
 
 // CA names, as the secrets file and kubeadm's file names spell them.
@@ -14,11 +27,63 @@ const (
 	EtcdCA       = "etcd-ca"
 )
 
+// Leaf certificate names: the secrets file's keys and kubeadm's names.
+const (
+	EtcdServer            = "etcd-server"
+	EtcdPeer              = "etcd-peer"
+	EtcdHealthcheckClient = "etcd-healthcheck-client"
+	APIServerEtcdClient   = "apiserver-etcd-client"
+)
+
+// CertPath and KeyPath are where a table entry's files sit on a host.
+func (c CASpec) CertPath() string   { return filePath(c.File, CertExt) }
+func (c CASpec) KeyPath() string    { return filePath(c.File, KeyExt) }
+func (c CertSpec) CertPath() string { return filePath(c.File, CertExt) }
+func (c CertSpec) KeyPath() string  { return filePath(c.File, KeyExt) }
+
+func filePath(file, ext string) string { return path.Join(Dir, file+ext) }
+
+// ServiceAccountSpec is the key pair that signs and verifies service
+// account tokens: not a certificate, but a PKI file pair all the same.
+type ServiceAccountSpec struct {
+	// File is the path below Dir, without extension.
+	File string
+}
+
+// ServiceAccount is the service-account key pair's entry: kubeadm's sa.key
+// and sa.pub, shared by every control-plane host.
+func ServiceAccount() ServiceAccountSpec { return ServiceAccountSpec{File: "sa"} }
+
+func (s ServiceAccountSpec) KeyPath() string { return filePath(s.File, KeyExt) }
+func (s ServiceAccountSpec) PubPath() string { return filePath(s.File, PubExt) }
+
+// CA returns the CA named name; it panics on a name the table lacks, a bug
+// in hagen that every test run would find.
+func CA(name string) CASpec {
+	for _, c := range CAs() {
+		if c.Name == name {
+			return c
+		}
+	}
+	panic("pki: no CA named " + name)
+}
+
+// Cert returns the leaf certificate named name; it panics on a name the
+// table lacks.
+func Cert(name string) CertSpec {
+	for _, c := range Certs() {
+		if c.Name == name {
+			return c
+		}
+	}
+	panic("pki: no certificate named " + name)
+}
+
 // CASpec is one certificate authority.
 type CASpec struct {
 	Name string
 	CN   string
-	// File is the path below /etc/kubernetes/pki, without extension.
+	// File is the path below Dir, without extension.
 	File string
 	// KeyOnHosts: whether any host receives the CA's private key. The etcd
 	// CA's key never leaves the secrets file: no host issues etcd certs.
@@ -40,7 +105,7 @@ func CAs() []CASpec {
 type CertSpec struct {
 	Name string // the secrets file's key, kubeadm's certificate name
 	CA   string
-	// File is the path below /etc/kubernetes/pki, without extension.
+	// File is the path below Dir, without extension.
 	File    string
 	CN      func(h *model.Host) string
 	O       func(p *model.Plan) []string
@@ -69,23 +134,23 @@ func clientOnly() []x509.ExtKeyUsage { return []x509.ExtKeyUsage{x509.ExtKeyUsag
 func Certs() []CertSpec {
 	return []CertSpec{
 		{
-			Name: "etcd-server", CA: EtcdCA, File: "etcd/server",
+			Name: EtcdServer, CA: EtcdCA, File: "etcd/server",
 			CN: nodeName, O: none, SANs: etcdMemberSANs, Usages: serverAndClient(),
 			HostsOf: etcdMembers, Restart: "etcd",
 		},
 		{
 			// etcd dials its peers with this cert too: server and client auth.
-			Name: "etcd-peer", CA: EtcdCA, File: "etcd/peer",
+			Name: EtcdPeer, CA: EtcdCA, File: "etcd/peer",
 			CN: nodeName, O: none, SANs: etcdMemberSANs, Usages: serverAndClient(),
 			HostsOf: etcdMembers, Restart: "etcd",
 		},
 		{
-			Name: "etcd-healthcheck-client", CA: EtcdCA, File: "etcd/healthcheck-client",
+			Name: EtcdHealthcheckClient, CA: EtcdCA, File: "etcd/healthcheck-client",
 			CN: fixed("kube-etcd-healthcheck-client"), O: mastersBefore129, SANs: noSANs, Usages: clientOnly(),
 			HostsOf: etcdMembers, Restart: "nothing (used by health checks only)",
 		},
 		{
-			Name: "apiserver-etcd-client", CA: EtcdCA, File: "apiserver-etcd-client",
+			Name: APIServerEtcdClient, CA: EtcdCA, File: "apiserver-etcd-client",
 			CN: fixed("kube-apiserver-etcd-client"), O: mastersBefore129, SANs: noSANs, Usages: clientOnly(),
 			HostsOf: controlPlanes, Restart: "kube-apiserver",
 		},

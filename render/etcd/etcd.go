@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
 )
 
@@ -30,9 +31,12 @@ const (
 	UnitPath      = "/etc/systemd/system/etcd.service"
 	ManifestPath  = "/etc/kubernetes/manifests/etcd.yaml"
 	BinaryPath    = "/usr/local/bin/etcd"
-	PKIDir        = "/etc/kubernetes/pki/etcd"
 	DefaultImages = "registry.k8s.io"
 )
+
+// PKIDir is the directory of the etcd CA and every member certificate, the
+// static pod's one PKI mount.
+func PKIDir() string { return path.Dir(pki.CA(pki.EtcdCA).CertPath()) }
 
 // MetricsHost is where member m (etcd >= 3.3) serves /metrics and its
 // health endpoints over plain HTTP: loopback only, as the static pod's probes
@@ -105,7 +109,8 @@ func Flags(p *model.Plan, m *model.Member) ([]Flag, error) {
 	if m.Host.Address.Is6() && !m.Host.Address.Is4In6() {
 		loopback = "::1"
 	}
-	pki := func(name string) string { return path.Join(PKIDir, name) }
+	ca := pki.CA(pki.EtcdCA).CertPath()
+	server, peer := pki.Cert(pki.EtcdServer), pki.Cert(pki.EtcdPeer)
 	fs := []Flag{
 		{"name", m.Name},
 		{"data-dir", m.DataDir},
@@ -113,13 +118,13 @@ func Flags(p *model.Plan, m *model.Member) ([]Flag, error) {
 		{"advertise-client-urls", m.ClientURL()},
 		{"listen-peer-urls", m.PeerURL()},
 		{"initial-advertise-peer-urls", m.PeerURL()},
-		{"cert-file", pki("server.crt")},
-		{"key-file", pki("server.key")},
-		{"trusted-ca-file", pki("ca.crt")},
+		{"cert-file", server.CertPath()},
+		{"key-file", server.KeyPath()},
+		{"trusted-ca-file", ca},
 		{"client-cert-auth", "true"},
-		{"peer-cert-file", pki("peer.crt")},
-		{"peer-key-file", pki("peer.key")},
-		{"peer-trusted-ca-file", pki("ca.crt")},
+		{"peer-cert-file", peer.CertPath()},
+		{"peer-key-file", peer.KeyPath()},
+		{"peer-trusted-ca-file", ca},
 		{"peer-client-cert-auth", "true"},
 		{"initial-cluster-token", p.Name},
 		{"initial-cluster-state", "new"},
@@ -268,7 +273,7 @@ func staticPod(p *model.Plan, m *model.Member, flags []Flag) ([]byte, error) {
 		},
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "etcd-data", MountPath: m.DataDir},
-			{Name: "etcd-certs", MountPath: PKIDir},
+			{Name: "etcd-certs", MountPath: PKIDir()},
 		},
 	}
 	v := p.Etcd.Version
@@ -312,7 +317,7 @@ func staticPod(p *model.Plan, m *model.Member, flags []Flag) ([]byte, error) {
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Volumes: []corev1.Volume{
-				hostPathVolume("etcd-certs", PKIDir, &dirOrCreate),
+				hostPathVolume("etcd-certs", PKIDir(), &dirOrCreate),
 				hostPathVolume("etcd-data", m.DataDir, &dirOrCreate),
 			},
 		},

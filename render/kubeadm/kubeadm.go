@@ -16,7 +16,6 @@ import (
 	"github.com/hagen/hagen/internal/parallel"
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
-	"github.com/hagen/hagen/render/pkifiles"
 )
 
 // Paths on the hosts.
@@ -154,7 +153,7 @@ func (r renderer) clusterConfiguration() clusterConfiguration {
 		ClusterName:          p.Name,
 		KubernetesVersion:    "v" + p.Kubernetes.Version.String(),
 		ControlPlaneEndpoint: p.ControlPlane.Endpoint.String(),
-		CertificatesDir:      pkifiles.Dir,
+		CertificatesDir:      pki.Dir,
 		ImageRepository:      p.Kubernetes.ImageRepository,
 		Networking:           r.networking(),
 		Etcd:                 etcd{External: r.externalEtcd()},
@@ -176,9 +175,9 @@ func (r renderer) networking() networking {
 func (r renderer) externalEtcd() *externalEtcd {
 	return &externalEtcd{
 		Endpoints: r.p.Etcd.ClientURLs(),
-		CAFile:    pkifiles.CertPath("etcd/ca"),
-		CertFile:  pkifiles.CertPath("apiserver-etcd-client"),
-		KeyFile:   pkifiles.KeyPath("apiserver-etcd-client"),
+		CAFile:    pki.CA(pki.EtcdCA).CertPath(),
+		CertFile:  pki.Cert(pki.APIServerEtcdClient).CertPath(),
+		KeyFile:   pki.Cert(pki.APIServerEtcdClient).KeyPath(),
 	}
 }
 
@@ -232,7 +231,7 @@ func (r renderer) masterConfiguration(h *model.Host) masterConfiguration {
 		TokenTTL:           TokenTTL.String(),
 		APIServerCertSANs:  r.certSANs(),
 		APIServerExtraArgs: extra,
-		CertificatesDir:    pkifiles.Dir,
+		CertificatesDir:    pki.Dir,
 		ImageRepository:    p.Kubernetes.ImageRepository,
 		NoTaintMaster:      p.ControlPlane.Schedulable,
 	}

@@ -5,19 +5,11 @@ package pkifiles
 
 import (
 	"fmt"
-	"path"
 
 	"github.com/hagen/hagen/compiler/model"
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
 )
-
-// Dir is kubeadm's certificatesDir.
-const Dir = "/etc/kubernetes/pki"
-
-// CertPath and KeyPath are the on-host paths of a table entry's files.
-func CertPath(file string) string { return path.Join(Dir, file+".crt") }
-func KeyPath(file string) string  { return path.Join(Dir, file+".key") }
 
 // Files returns every host's PKI files:
 //   - control-plane hosts: the cluster and front-proxy CAs with their keys
@@ -42,15 +34,15 @@ func Files(p *model.Plan, s *pki.Secrets) ([]bundle.File, error) {
 			if !wantsCert {
 				continue
 			}
-			files = append(files, bundle.File{Host: h.Name, Path: CertPath(ca.File), Mode: bundle.ModePublic, Data: []byte(kp.Cert)})
+			files = append(files, bundle.File{Host: h.Name, Path: ca.CertPath(), Mode: bundle.ModePublic, Data: []byte(kp.Cert)})
 			if cp && ca.KeyOnHosts {
-				files = append(files, bundle.File{Host: h.Name, Path: KeyPath(ca.File), Mode: bundle.ModeSecret, Data: []byte(kp.Key)})
+				files = append(files, bundle.File{Host: h.Name, Path: ca.KeyPath(), Mode: bundle.ModeSecret, Data: []byte(kp.Key)})
 			}
 		}
 		if cp {
 			files = append(files,
-				bundle.File{Host: h.Name, Path: path.Join(Dir, "sa.key"), Mode: bundle.ModeSecret, Data: []byte(s.ServiceAccount.Key)},
-				bundle.File{Host: h.Name, Path: path.Join(Dir, "sa.pub"), Mode: bundle.ModePublic, Data: []byte(s.ServiceAccount.Pub)},
+				bundle.File{Host: h.Name, Path: pki.ServiceAccount().KeyPath(), Mode: bundle.ModeSecret, Data: []byte(s.ServiceAccount.Key)},
+				bundle.File{Host: h.Name, Path: pki.ServiceAccount().PubPath(), Mode: bundle.ModePublic, Data: []byte(s.ServiceAccount.Pub)},
 			)
 		}
 	}
@@ -61,8 +53,8 @@ func Files(p *model.Plan, s *pki.Secrets) ([]bundle.File, error) {
 				return nil, fmt.Errorf("secrets lack %s for %s", spec.Name, h.Name)
 			}
 			files = append(files,
-				bundle.File{Host: h.Name, Path: CertPath(spec.File), Mode: bundle.ModePublic, Data: []byte(kp.Cert)},
-				bundle.File{Host: h.Name, Path: KeyPath(spec.File), Mode: bundle.ModeSecret, Data: []byte(kp.Key)},
+				bundle.File{Host: h.Name, Path: spec.CertPath(), Mode: bundle.ModePublic, Data: []byte(kp.Cert)},
+				bundle.File{Host: h.Name, Path: spec.KeyPath(), Mode: bundle.ModeSecret, Data: []byte(kp.Key)},
 			)
 		}
 	}

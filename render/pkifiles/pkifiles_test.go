@@ -99,7 +99,7 @@ func (r rendered) paths(host string) []string {
 func pkiPaths(names ...string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = path.Join(Dir, n)
+		out[i] = path.Join(pki.Dir, n)
 	}
 	sort.Strings(out)
 	return out
@@ -156,7 +156,7 @@ func TestNoHostGetsTheEtcdCAKey(t *testing.T) {
 		r := render(t, src)
 		etcdKey := r.s.CAs[pki.EtcdCA].Key
 		for _, f := range r.files {
-			if f.Path == path.Join(Dir, "etcd/ca.key") {
+			if f.Path == path.Join(pki.Dir, "etcd/ca.key") {
 				t.Errorf("%s gets etcd/ca.key", f.Host)
 			}
 			if bytes.Equal(f.Data, []byte(etcdKey)) {
@@ -192,8 +192,8 @@ func TestModes(t *testing.T) {
 		if f.Mode != want {
 			t.Errorf("%s:%s mode %v, want %v", f.Host, f.Path, f.Mode, want)
 		}
-		if !strings.HasPrefix(f.Path, Dir+"/") {
-			t.Errorf("%s:%s outside %s", f.Host, f.Path, Dir)
+		if !strings.HasPrefix(f.Path, pki.Dir+"/") {
+			t.Errorf("%s:%s outside %s", f.Host, f.Path, pki.Dir)
 		}
 	}
 }
@@ -202,7 +202,7 @@ func TestSharedFilesIdenticalOnEveryMaster(t *testing.T) {
 	for _, src := range []string{stacked, external} {
 		r := render(t, src)
 		for _, name := range controlPlaneShared {
-			p := path.Join(Dir, name)
+			p := path.Join(pki.Dir, name)
 			var first []byte
 			for i, h := range r.p.ControlPlane.Hosts {
 				f, ok := r.byHost[h.Name][p]
@@ -226,13 +226,13 @@ func TestSharedFilesIdenticalOnEveryMaster(t *testing.T) {
 			"etcd/ca.crt": r.s.CAs[pki.EtcdCA].Cert,
 			"sa.key":      r.s.ServiceAccount.Key, "sa.pub": r.s.ServiceAccount.Pub,
 		} {
-			if got := string(m0[path.Join(Dir, p)].Data); got != want {
+			if got := string(m0[path.Join(pki.Dir, p)].Data); got != want {
 				t.Errorf("%s is not the secrets' material", p)
 			}
 		}
 		// The etcd members' etcd/ca.crt is the same CA.
 		for _, m := range r.p.Etcd.Members {
-			if got := string(r.byHost[m.Name][path.Join(Dir, "etcd/ca.crt")].Data); got != r.s.CAs[pki.EtcdCA].Cert {
+			if got := string(r.byHost[m.Name][path.Join(pki.Dir, "etcd/ca.crt")].Data); got != r.s.CAs[pki.EtcdCA].Cert {
 				t.Errorf("%s: etcd/ca.crt is not the etcd CA", m.Name)
 			}
 		}
@@ -261,7 +261,7 @@ func TestLeavesAreEachHostsOwn(t *testing.T) {
 		for _, leaf := range []string{"etcd/server", "etcd/peer", "etcd/healthcheck-client", "apiserver-etcd-client"} {
 			seen := map[string]string{}
 			for host, files := range r.byHost {
-				f, ok := files[CertPath(leaf)]
+				f, ok := files[path.Join(pki.Dir, leaf+".crt")]
 				if !ok {
 					continue
 				}
@@ -269,7 +269,7 @@ func TestLeavesAreEachHostsOwn(t *testing.T) {
 					t.Errorf("%s: %s and %s got the same certificate", leaf, prev, host)
 				}
 				seen[string(f.Data)] = host
-				key, ok := files[KeyPath(leaf)]
+				key, ok := files[path.Join(pki.Dir, leaf+".key")]
 				if !ok {
 					t.Errorf("%s: %s without its key", host, leaf)
 				}
@@ -318,7 +318,7 @@ func containsStr(l []string, s string) bool {
 	return false
 }
 
-// leafName maps a file below Dir to the certificate table's name.
+// leafName maps a file below pki.Dir to the certificate table's name.
 func leafName(file string) string {
 	for _, c := range pki.Certs() {
 		if c.File == file {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/kubeadm"
 )
@@ -97,7 +98,7 @@ func Markdown(p *model.Plan, steps []bundle.Step) []byte {
 	} else {
 		w("the etcd static pod on each member, one at a time (move /etc/kubernetes/manifests/etcd.yaml out, wait for the container to stop, move it back); ")
 	}
-	w("kube-apiserver likewise on each master (its static pod) for a new apiserver-etcd-client. Static pods do not notice new files by themselves.\n\n")
+	w("kube-apiserver likewise on each master (its static pod) for a new %s. Static pods do not notice new files by themselves.\n\n", pki.APIServerEtcdClient)
 	w("**The CAs** are never regenerated: keep the secrets file safe. A CA near expiry is a warning at every render.\n")
 	return []byte(b.String())
 }

@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/kubeadm"
 	"github.com/hagen/hagen/render/kubeletetcd"
-	"github.com/hagen/hagen/render/pkifiles"
 	"github.com/hagen/hagen/render/repoint"
 )
 
@@ -132,8 +132,8 @@ func kubeadmCommand(verb string, ignore []string) string {
 // healthcheck-client certificate.
 func EtcdHealthCommand(p *model.Plan) string {
 	args := fmt.Sprintf("--endpoints=%s --cacert=%s --cert=%s --key=%s endpoint health",
-		strings.Join(p.Etcd.ClientURLs(), ","), pkifiles.CertPath("etcd/ca"),
-		pkifiles.CertPath("etcd/healthcheck-client"), pkifiles.KeyPath("etcd/healthcheck-client"))
+		strings.Join(p.Etcd.ClientURLs(), ","), pki.CA(pki.EtcdCA).CertPath(),
+		pki.Cert(pki.EtcdHealthcheckClient).CertPath(), pki.Cert(pki.EtcdHealthcheckClient).KeyPath())
 	if p.Etcd.Run == model.RunStaticPod {
 		// etcdctl ships in the etcd image; the host may not have it.
 		return "crictl exec $(crictl ps -q --name etcd) etcdctl " + args

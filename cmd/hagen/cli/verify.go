@@ -20,7 +20,8 @@ store or a colleague's laptop.
   - no private key is readable by group or other;
   - every certificate under etc/kubernetes/pki chains to the CA on the same
     host, for the usages it serves (etcd server and peer certs for server
-    and client auth), and every key matches its certificate (sa.key: sa.pub);
+    and client auth), and every key matches its certificate (the
+    service-account key: its public half);
   - the CAs and the service-account key pair are the same bytes on every
     host that holds them;
   - each etcd member's server and peer certificates name its host name and
