@@ -166,21 +166,21 @@ func (c *checker) hosts(s *spec, pl *model.Plan) {
 		}
 		h := &model.Host{Name: name, Zone: hs.Zone}
 		h.Address, h.Prefix = c.parseHostAddress(at.Child("address"), hs.Address)
-		seen := map[string]bool{}
+		seen := map[model.Role]bool{}
 		for i, r := range hs.Roles {
-			if seen[r] {
+			if seen[model.Role(r)] {
 				c.errorf(at.Child("roles", strconv.Itoa(i)), "role %q is listed twice", r)
 				continue
 			}
-			seen[r] = true
+			seen[model.Role(r)] = true
 			h.Roles = append(h.Roles, model.Role(r))
 		}
 		switch {
 		case len(hs.Roles) == 0:
 			c.errorf(at.Child("roles"), "a host needs a role: \"control-plane\", \"worker\" or \"etcd\"")
-		case seen["control-plane"] && seen["worker"]:
+		case seen[model.RoleControlPlane] && seen[model.RoleWorker]:
 			c.errorf(at.Child("roles"), "a host is either control-plane or worker; set controlPlane.schedulable: true to run workloads on control-plane hosts")
-		case seen["etcd"] && len(seen) > 1:
+		case seen[model.RoleEtcd] && len(seen) > 1:
 			c.errorf(at.Child("roles"), "role \"etcd\" is for dedicated etcd hosts and cannot be combined; for etcd on the control-plane hosts use etcd.topology \"stacked\"")
 		}
 		if hs.Zone != "" && !dnsLabel.MatchString(hs.Zone) && !isDNSName(hs.Zone) {

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hagen/hagen/render"
 	"github.com/hagen/hagen/render/bundle"
 )
 
@@ -91,8 +90,8 @@ func load(dir string) (*loaded, error) {
 	if dec.More() {
 		return nil, &ManifestError{Dir: dir, Msg: "does not parse: unexpected data after the JSON object"}
 	}
-	if m.Version < 1 || m.Version > render.ManifestVersion {
-		return nil, &ManifestError{Dir: dir, Msg: fmt.Sprintf("version %d is not one this hagen reads (1..%d)", m.Version, render.ManifestVersion)}
+	if m.Version < 1 || m.Version > bundle.ManifestVersion {
+		return nil, &ManifestError{Dir: dir, Msg: fmt.Sprintf("version %d is not one this hagen reads (1..%d)", m.Version, bundle.ManifestVersion)}
 	}
 	l := &loaded{dir: dir, m: &m, byHost: map[string][]entry{}, byRel: map[string]entry{}}
 	for h := range m.Hosts {

@@ -16,15 +16,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hagen/hagen/compiler/model"
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
 )
 
 // ExpiryWarning is how close to its end a certificate draws a warning.
 const ExpiryWarning = 30 * 24 * time.Hour
-
-// roleControlPlane is the manifest's spelling of the control-plane role.
-const roleControlPlane = "control-plane"
 
 // Verify re-checks the bundle in dir against its own MANIFEST.json and
 // against what any hagen bundle must hold, at time now: every listed file
@@ -439,7 +437,7 @@ func (v *verifier) shared() {
 		cpHolds := false
 		for _, h := range v.hosts {
 			_, listed := v.byRel["hosts/"+h+p]
-			cp := slices.Contains(v.m.Hosts[h].Roles, roleControlPlane)
+			cp := slices.Contains(v.m.Hosts[h].Roles, string(model.RoleControlPlane))
 			if cp && !listed {
 				cpLacking = append(cpLacking, h)
 			}

@@ -13,11 +13,9 @@ import (
 	"io"
 	"math/big"
 	"net/netip"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cloudflare/cfssl/config"
@@ -27,6 +25,7 @@ import (
 	"github.com/cloudflare/cfssl/signer/local"
 
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/internal/parallel"
 )
 
 func init() { cflog.Level = cflog.LevelFatal } // cfssl logs every signature otherwise
@@ -167,7 +166,7 @@ func (is *Issuer) Ensure(p *model.Plan, old *Secrets) (*Result, error) {
 	if needSA {
 		gen(len(keys)-1, p.PKI.KeyAlgorithm)
 	}
-	if err := is.parallel(jobs); err != nil {
+	if err := parallel.Within(is.Workers, len(jobs), func(i int) error { return jobs[i]() }); err != nil {
 		return nil, err
 	}
 
@@ -244,46 +243,6 @@ func (s *Secrets) setLeaf(host, name string, kp KeyPair) {
 func (s *Secrets) Leaf(host, name string) (KeyPair, bool) {
 	kp, ok := s.Leaves[host][name]
 	return kp, ok
-}
-
-// parallel runs jobs on up to Workers goroutines and returns the first
-// error. Key generation dominates issuing (RSA-2048 ~40 ms a key).
-func (is *Issuer) parallel(jobs []func() error) error {
-	n := is.Workers
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	n = min(n, len(jobs))
-	if n <= 1 {
-		for _, j := range jobs {
-			if err := j(); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	next := make(chan func() error)
-	errs := make(chan error, len(jobs))
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			for j := range next {
-				errs <- j()
-			}
-		})
-	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // caWarnWithin is how long before a CA's expiry every render warns (or

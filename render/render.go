@@ -19,9 +19,6 @@ import (
 	"github.com/hagen/hagen/render/tarball"
 )
 
-// ManifestVersion is the MANIFEST.json format version.
-const ManifestVersion = 1
-
 // Options choose optional parts of the bundle.
 type Options struct {
 	// Tarballs adds tar/<host>.tar.gz for every host.
@@ -86,32 +83,15 @@ func RenderWith(p *model.Plan, s *pki.Secrets, opts Options) (*bundle.Bundle, er
 	return b, nil
 }
 
-// Manifest describes every host file of b (target path, mode, owner,
-// digest), the hosts with their roles, and the apply steps.
+// Manifest describes the bundle b of plan p: its hosts, files and steps.
 func Manifest(p *model.Plan, b *bundle.Bundle, steps []bundle.Step) *bundle.Manifest {
-	m := &bundle.Manifest{Version: ManifestVersion, Cluster: p.Name, Hosts: map[string]bundle.ManifestHost{}, Steps: steps}
-	for _, h := range p.Hosts {
+	hosts := make([]bundle.HostInfo, len(p.Hosts))
+	for i, h := range p.Hosts {
 		roles := make([]string, len(h.Roles))
-		for i, r := range h.Roles {
-			roles[i] = string(r)
+		for j, r := range h.Roles {
+			roles[j] = string(r)
 		}
-		mh := bundle.ManifestHost{Roles: roles, Address: h.Address.String(), Files: []bundle.ManifestEntry{}}
-		for _, f := range b.HostFiles(h.Name) {
-			mh.Files = append(mh.Files, bundle.ManifestEntry{Path: f.Path, Mode: modeString(f), Owner: f.Owner, SHA256: f.SHA256()})
-		}
-		m.Hosts[h.Name] = mh
+		hosts[i] = bundle.HostInfo{Name: h.Name, Roles: roles, Address: h.Address.String()}
 	}
-	m.Files = []bundle.ManifestEntry{}
-	for _, f := range b.Files() {
-		if f.Host == "" && f.Path != bundle.ManifestName {
-			m.Files = append(m.Files, bundle.ManifestEntry{Path: f.Path, Mode: modeString(f), Owner: f.Owner, SHA256: f.SHA256()})
-		}
-	}
-	return m
-}
-
-func modeString(f bundle.File) string {
-	const digits = "01234567"
-	m := uint32(f.Mode.Perm())
-	return string([]byte{'0', digits[m>>6&7], digits[m>>3&7], digits[m&7]})
+	return bundle.NewManifest(p.Name, hosts, b, steps)
 }

@@ -107,7 +107,7 @@ func TestManifestListsEveryHostFile(t *testing.T) {
 	for _, tc := range manifestSpecs {
 		t.Run(tc.name, func(t *testing.T) {
 			r := renderForManifest(t, tc.src)
-			if r.m.Version != render.ManifestVersion || r.m.Cluster != r.p.Name {
+			if r.m.Version != bundle.ManifestVersion || r.m.Cluster != r.p.Name {
 				t.Errorf("version %d cluster %q", r.m.Version, r.m.Cluster)
 			}
 			var names []string

@@ -3,8 +3,13 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"strconv"
 )
+
+// ManifestVersion is the MANIFEST.json format version this hagen writes;
+// readers accept 1 to ManifestVersion.
+const ManifestVersion = 1
 
 // Manifest is MANIFEST.json: what a transport needs to lay the bundle onto
 // the hosts without reading the prose.
@@ -42,6 +47,46 @@ type Step struct {
 	// Check, if set, must succeed before the next step starts.
 	Check string `json:"check,omitempty"`
 	Note  string `json:"note,omitempty"`
+}
+
+// HostInfo is what the manifest says of a host besides its files.
+type HostInfo struct {
+	Name    string
+	Roles   []string
+	Address string
+}
+
+// NewManifest describes every host file of b (target path, mode, owner,
+// digest), the hosts with their roles, the bundle-level files and the
+// apply steps. MANIFEST.json does not list itself.
+func NewManifest(cluster string, hosts []HostInfo, b *Bundle, steps []Step) *Manifest {
+	m := &Manifest{Version: ManifestVersion, Cluster: cluster, Hosts: map[string]ManifestHost{}, Files: []ManifestEntry{}, Steps: steps}
+	for _, h := range hosts {
+		mh := ManifestHost{Roles: h.Roles, Address: h.Address, Files: []ManifestEntry{}}
+		for _, f := range b.HostFiles(h.Name) {
+			mh.Files = append(mh.Files, entryOf(f))
+		}
+		m.Hosts[h.Name] = mh
+	}
+	for _, f := range b.Files() {
+		if f.Host == "" && f.Path != ManifestName {
+			m.Files = append(m.Files, entryOf(f))
+		}
+	}
+	return m
+}
+
+func entryOf(f File) ManifestEntry {
+	return ManifestEntry{Path: f.Path, Mode: ModeString(f.Mode), Owner: f.Owner, SHA256: f.SHA256()}
+}
+
+// ModeString is a permission as MANIFEST.json spells it: "0644".
+func ModeString(m fs.FileMode) string {
+	s := strconv.FormatUint(uint64(m.Perm()), 8)
+	for len(s) < 4 {
+		s = "0" + s
+	}
+	return s
 }
 
 // MarshalManifest renders m with sorted keys and a trailing newline.

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -65,7 +64,7 @@ func planUpdate(root string, b *Bundle) (*update, error) {
 		want[bp] = true
 		e, listed := have[bp]
 		st, present := onDisk[bp]
-		current := listed && present && e.SHA256 == f.SHA256() && e.Mode == modeString(f.Mode) &&
+		current := listed && present && e.SHA256 == f.SHA256() && e.Mode == ModeString(f.Mode) &&
 			st.Mode().IsRegular() && st.Mode().Perm() == f.Mode && st.Size() == int64(len(f.Data)) &&
 			ctime(st).Before(stamp)
 		if !current {
@@ -126,13 +125,4 @@ func ctime(info fs.FileInfo) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
-}
-
-// modeString is a mode as MANIFEST.json spells it: "0644".
-func modeString(m fs.FileMode) string {
-	s := strconv.FormatUint(uint64(m.Perm()), 8)
-	for len(s) < 4 {
-		s = "0" + s
-	}
-	return s
 }

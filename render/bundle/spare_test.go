@@ -18,7 +18,7 @@ func manifested(t *testing.T, files ...File) *Bundle {
 	}
 	m := &Manifest{Version: 1, Cluster: "t", Hosts: map[string]ManifestHost{}}
 	for _, f := range b.Files() {
-		e := ManifestEntry{Path: f.Path, Mode: modeString(f.Mode), Owner: "root", SHA256: f.SHA256()}
+		e := ManifestEntry{Path: f.Path, Mode: ModeString(f.Mode), Owner: "root", SHA256: f.SHA256()}
 		if f.Host == "" {
 			m.Files = append(m.Files, e)
 			continue
