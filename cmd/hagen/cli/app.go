@@ -11,6 +11,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/hagen/hagen/compiler"
+	"github.com/hagen/hagen/inspect"
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
 )
@@ -93,6 +94,7 @@ func report(err error, stderr io.Writer) int {
 	var specErr compiler.Error
 	var secretsErr *pki.SecretsError
 	var notBundle *bundle.NotABundleError
+	var badManifest *inspect.ManifestError
 	var usage usageError
 	var findings findingsError
 	var exitCoder ucli.ExitCoder
@@ -100,7 +102,7 @@ func report(err error, stderr io.Writer) int {
 	case errors.As(err, &specErr):
 		fmt.Fprintln(stderr, specErr.Error())
 		return exitSpec
-	case errors.As(err, &secretsErr), errors.As(err, &notBundle):
+	case errors.As(err, &secretsErr), errors.As(err, &notBundle), errors.As(err, &badManifest):
 		fmt.Fprintf(stderr, "hagen: %s\n", err)
 		return exitSpec
 	case errors.As(err, &findings):

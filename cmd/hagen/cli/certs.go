@@ -17,8 +17,9 @@ const certsHelp = `List every certificate in a secrets file: the CAs, then each 
 with subject, SANs, key algorithm, expiry and days left. --json prints the
 same as a JSON array for monitoring.
 
-Example:
+Example (render creates the secrets file beside the spec):
 
+    hagen render examples/stacked-keepalived.cue -o out/
     hagen certs --secrets examples/secrets.yaml
 `
 

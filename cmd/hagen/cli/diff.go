@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	ucli "github.com/urfave/cli/v2"
@@ -20,9 +19,10 @@ changed lines and shows them, at most 20, unless the file is secret (mode
 The exit status is 0 whether or not the bundles differ, like git diff;
 with --exit-code it is 1 when they differ.
 
-Example:
+Example (the second render after an edit of the spec):
 
-    hagen render spec.cue -o out.new/
+    hagen render examples/stacked-keepalived.cue -o out/
+    hagen render examples/stacked-keepalived.cue -o out.new/
     hagen diff out/ out.new/
 `
 
@@ -46,10 +46,6 @@ func diffCommand() *ucli.Command {
 				}
 			}
 			r, err := inspect.Diff(oldDir, newDir)
-			var me *inspect.ManifestError
-			if errors.As(err, &me) {
-				return findingsError{summary: "hagen: " + me.Error()}
-			}
 			if err != nil {
 				return err
 			}

@@ -9,4 +9,8 @@ const (
 	flagOpenAPI  = "openapi"
 	flagJSON     = "json"
 	flagExitCode = "exit-code"
+	flagMasters  = "masters"
+	flagWorkers  = "workers"
+	flagLB       = "lb"
+	flagEtcd     = "etcd"
 )

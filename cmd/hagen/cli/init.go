@@ -16,14 +16,6 @@ Example:
     hagen vet cluster.cue
 `
 
-// Flag names of init.
-const (
-	flagMasters = "masters"
-	flagWorkers = "workers"
-	flagLB      = "lb"
-	flagEtcd    = "etcd"
-)
-
 func initCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:        "init",
