@@ -5,7 +5,7 @@ TOOLS    ?= $(CURDIR)/.tools/bin
 EXAMPLE  ?= examples/stacked-keepalived.cue
 OUT      ?= out
 
-.PHONY: build run test unit vet conformance tools bench check-imports fuzz clean
+.PHONY: build run test unit long vet conformance tools bench check-imports fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/hagen
@@ -16,7 +16,7 @@ run:
 
 # Everything CI runs: static checks, unit and golden tests, and the
 # conformance suite against the real tools.
-test: vet check-imports unit fuzz conformance
+test: vet check-imports unit long fuzz conformance
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
@@ -24,6 +24,11 @@ vet:
 
 unit:
 	$(GO) test ./...
+
+# Tests of a minute or more, kept out of a plain `go test ./...`: 20
+# renders of a 5,000-host cluster killed at random moments.
+long:
+	HAGEN_LONG_TESTS=1 $(GO) test -count=1 -run 'TestKilledRenders' ./cmd/hagen/cli/
 
 # Install the Debian packages and build kubeadm/etcd from the module proxy
 # (cached in .tools/bin), then feed every artifact to the program that

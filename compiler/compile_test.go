@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -14,10 +13,6 @@ import (
 
 	"github.com/hagen/hagen/compiler/model"
 )
-
-// update is accepted so that `go test ./... -update`, which rewrites the
-// golden files of other packages, runs this package too; it has no goldens.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 func compile(t *testing.T, file, src string) *Result {
 	t.Helper()

@@ -3,20 +3,16 @@ package pki_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"testing/cryptotest"
 	"time"
 
 	"github.com/hagen/hagen/compiler/model"
 	"github.com/hagen/hagen/pki"
 )
-
-var update = flag.Bool("update", false, "regenerate testdata/secrets-v1.yaml (or set HAGEN_UPDATE=1)")
 
 // small is a valid one-master ECDSA secrets file, a fresh copy each call.
 func small(t *testing.T) *pki.Secrets {
@@ -425,23 +421,16 @@ var fixtureIssued = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // TestSecretsV1Fixture: a secrets file written by format version 1 (a
 // one-master ECDSA-P256 cluster, made once at fixtureIssued and committed)
-// still loads and is reused whole. Regenerate it only when deliberately
-// starting a new fixture: go test ./pki -run V1Fixture -update (or
-// HAGEN_UPDATE=1). Its leaves are valid for ten years, its CAs twenty.
+// still loads and is reused whole. The fixture is frozen: nothing rewrites
+// it, the golden switch included (a rewritten fixture would prove only
+// that today's files load). Its leaves are valid for ten years, its CAs
+// twenty.
 func TestSecretsV1Fixture(t *testing.T) {
 	src, err := os.ReadFile(fixtureSpec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := compilePlan(t, fixtureSpec, src)
-	if *update || os.Getenv("HAGEN_UPDATE") == "1" {
-		cryptotest.SetGlobalRandom(t, 20260101)
-		is := &pki.Issuer{Now: clock(fixtureIssued), Rand: seeded(1), Workers: 1}
-		if err := pki.WriteFileAtomic(fixtureSecrets, marshal(t, ensure(t, is, p, nil).Secrets), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", fixtureSecrets)
-	}
 	raw, err := os.ReadFile(fixtureSecrets)
 	if err != nil {
 		t.Fatal(err)

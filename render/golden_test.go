@@ -2,10 +2,10 @@ package render_test
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,12 +13,11 @@ import (
 	"time"
 
 	"github.com/hagen/hagen/compiler"
+	"github.com/hagen/hagen/internal/golden"
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render"
 	"github.com/hagen/hagen/render/bundle"
 )
-
-var update = flag.Bool("update", os.Getenv("HAGEN_UPDATE") == "1", "rewrite golden/ from the examples")
 
 // goldenClock is the fixed "now" of the golden renders: the committed
 // test-only secrets are never due for renewal at this instant.
@@ -60,17 +59,17 @@ func renderExample(t *testing.T, spec string) (*bundle.Bundle, *pki.Secrets) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if old == nil && !*update {
-		t.Fatalf("%s is missing: run `go test ./render/ -update` to create it", secretsPath)
+	if old == nil && !golden.Update() {
+		t.Fatalf("%s is missing: run %s to create it", secretsPath, golden.Command)
 	}
 	issued, err := (&pki.Issuer{Now: func() time.Time { return goldenClock }}).Ensure(res.Plan, old)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if old != nil && len(issued.Reissued) > 0 && !*update {
-		t.Fatalf("%s: the committed secrets no longer fit the example (%+v): run `go test ./render/ -update` and review git diff golden/", spec, issued.Reissued)
+	if old != nil && len(issued.Reissued) > 0 && !golden.Update() {
+		t.Fatalf("%s: the committed secrets no longer fit the example (%+v): run %s", spec, issued.Reissued, golden.Command)
 	}
-	if *update {
+	if golden.Update() {
 		data, err := issued.Secrets.Marshal()
 		if err != nil {
 			t.Fatal(err)
@@ -96,7 +95,7 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b, _ := renderExample(t, spec)
 			dir := filepath.Join(goldenDir, name)
-			if *update {
+			if golden.Update() {
 				if err := os.RemoveAll(dir); err != nil {
 					t.Fatal(err)
 				}
@@ -127,35 +126,78 @@ func TestGolden(t *testing.T) {
 			}
 			if len(problems) > 0 {
 				slices.Sort(problems)
-				t.Errorf("the render of %s differs from golden/%s:\n  %s\nIf the change is intended, run `go test ./... -update` (or HAGEN_UPDATE=1 go test ./render/) and review `git diff golden/` as you would code.",
-					spec, name, strings.Join(problems, "\n  "))
+				t.Errorf("the render of %s differs from golden/%s:\n  %s\nIf the change is intended, run %s golden/ as you would code.",
+					spec, name, strings.Join(problems, "\n  "), golden.Command)
 			}
 		})
 	}
 }
 
-// TestRenderIsDeterministic: the same plan and secrets give the same bytes.
-func TestRenderIsDeterministic(t *testing.T) {
-	for _, spec := range examples(t) {
-		b1, s := renderExample(t, spec)
-		src, _ := os.ReadFile(spec)
-		res, err := compiler.Compile(spec, src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b2, err := render.Render(res.Plan, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f1, f2 := b1.Files(), b2.Files()
-		if len(f1) != len(f2) {
-			t.Fatalf("%s: %d files, then %d", spec, len(f1), len(f2))
-		}
-		for i := range f1 {
-			if f1[i].BundlePath() != f2[i].BundlePath() || !bytes.Equal(f1[i].Data, f2[i].Data) || f1[i].Mode != f2[i].Mode {
-				t.Errorf("%s: %s differs between two renders", spec, f1[i].BundlePath())
+// childEnv makes the test binary a renderer (see TestMain): it renders the
+// example named by the variable into the directory that follows a colon.
+const childEnv = "HAGEN_RENDER_CHILD"
+
+func TestMain(m *testing.M) {
+	if job := os.Getenv(childEnv); job != "" {
+		os.Exit(renderChild(job))
+	}
+	os.Exit(m.Run())
+}
+
+// renderChild renders an example with its golden secrets into a directory,
+// in a process of its own.
+func renderChild(job string) int {
+	spec, out, _ := strings.Cut(job, ":")
+	name := strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec))
+	src, err := os.ReadFile(spec)
+	if err == nil {
+		var res *compiler.Result
+		if res, err = compiler.Compile(spec, src); err == nil {
+			var s *pki.Secrets
+			if s, err = pki.LoadSecrets(filepath.Join(goldenDir, name+".secrets.yaml"), res.Plan.Name); err == nil {
+				var issued *pki.Result
+				if issued, err = (&pki.Issuer{Now: func() time.Time { return goldenClock }}).Ensure(res.Plan, s); err == nil {
+					var b *bundle.Bundle
+					if b, err = render.RenderWith(res.Plan, issued.Secrets, render.Options{Tarballs: true}); err == nil {
+						err = bundle.Write(out, b, false)
+					}
+				}
 			}
 		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// TestRenderIsDeterministic renders every example (tarballs included) in
+// two other processes, one on a single CPU and one on every CPU: their map
+// iteration orders, hash seeds and goroutine schedules differ, so any
+// output that depends on them shows as a difference, byte or mode.
+func TestRenderIsDeterministic(t *testing.T) {
+	for _, spec := range examples(t) {
+		t.Run(filepath.Base(spec), func(t *testing.T) {
+			var trees [2]map[string][]byte
+			for i, procs := range []string{"1", "4"} {
+				out := filepath.Join(t.TempDir(), "out")
+				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), childEnv+"="+spec+":"+out, "GOMAXPROCS="+procs)
+				if msg, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("render in a child process: %v\n%s", err, msg)
+				}
+				trees[i] = readTree(t, out)
+			}
+			if len(trees[0]) != len(trees[1]) {
+				t.Fatalf("%d files, then %d", len(trees[0]), len(trees[1]))
+			}
+			for p, data := range trees[0] {
+				if !bytes.Equal(data, trees[1][p]) {
+					t.Errorf("%s differs between two renders%s", p, firstDiff(data, trees[1][p]))
+				}
+			}
+		})
 	}
 }
 
@@ -172,7 +214,7 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 		return err
 	})
 	if err != nil {
-		t.Fatalf("reading %s: %v (run `go test ./render/ -update` to create it)", dir, err)
+		t.Fatalf("reading %s: %v (run %s to create it)", dir, err, golden.Command)
 	}
 	return files
 }

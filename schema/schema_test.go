@@ -1,17 +1,12 @@
 package schema
 
 import (
-	"flag"
 	"strings"
 	"testing"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 )
-
-// update is accepted so that `go test ./... -update`, which rewrites the
-// golden files of other packages, runs this package too; it has no goldens.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 func TestSchemaCompiles(t *testing.T) {
 	if strings.TrimSpace(Source) == "" {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,10 +12,6 @@ import (
 	"syscall"
 	"testing"
 )
-
-// update is accepted so that `go test ./... -update` runs this package too;
-// it has no golden files.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 // sample is a small bundle with a MANIFEST.json that lists its files.
 func sample(t *testing.T) *Bundle {

@@ -2,7 +2,6 @@ package etcd
 
 import (
 	"bytes"
-	"flag"
 	"sort"
 	"strings"
 	"testing"
@@ -15,10 +14,6 @@ import (
 	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render/bundle"
 )
-
-// update is accepted so that `go test ./... -update` runs this package too;
-// it has no golden files.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 // spec is a valid cluster: three stacked masters behind an external load
 // balancer and a worker. Tests append CUE to it (CUE unifies repeated

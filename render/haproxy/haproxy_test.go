@@ -2,7 +2,6 @@ package haproxy
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -309,7 +308,3 @@ func TestHAProxyRejects(t *testing.T) {
 		}
 	}
 }
-
-// update is accepted so that `go test ./... -update` runs here too; this
-// package has no golden files.
-var _ = flag.Bool("update", false, "no golden files in this package")

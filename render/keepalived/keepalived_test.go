@@ -2,7 +2,6 @@ package keepalived
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -617,7 +616,3 @@ func TestKeepalivedRejects(t *testing.T) {
 		}
 	}
 }
-
-// update is accepted so that `go test ./... -update` runs here too; this
-// package has no golden files.
-var _ = flag.Bool("update", false, "no golden files in this package")

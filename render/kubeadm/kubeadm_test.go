@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"flag"
 	"fmt"
 	"path"
 	"reflect"
@@ -23,10 +22,6 @@ import (
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
 )
-
-// update is accepted so that `go test ./... -update` runs this package too;
-// it has no golden files.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 // base is three masters behind a keepalived VIP and two workers. The hosts
 // are written out of name order: the init host is the first by name, not

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
-	"flag"
 	"path"
 	"reflect"
 	"sort"
@@ -16,10 +15,6 @@ import (
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
 )
-
-// update is accepted so that `go test ./... -update` runs this package too;
-// it has no golden files.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 const stacked = `name: "prod"
 network: podSubnet: "10.32.0.0/12"

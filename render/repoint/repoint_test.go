@@ -1,7 +1,6 @@
 package repoint
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +13,6 @@ import (
 	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render/bundle"
 )
-
-// update is accepted so that `go test ./... -update` runs this package too;
-// it has no golden files.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 const vip = `name: "prod"
 network: podSubnet: "10.32.0.0/12"

@@ -1,7 +1,6 @@
 package runbook
 
 import (
-	"flag"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -13,10 +12,6 @@ import (
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/kubeadm"
 )
-
-// update is accepted so that `go test ./... -update` runs this package too;
-// it has no golden files.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 const stacked = `name: "prod"
 network: podSubnet: "10.32.0.0/12"

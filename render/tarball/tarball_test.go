@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"flag"
 	"io"
 	"io/fs"
 	"path"
@@ -19,10 +18,6 @@ import (
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/tarball"
 )
-
-// update is accepted so that `go test ./... -update` runs this package too;
-// it has no golden files.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 const spec = `name: "prod"
 network: podSubnet: "10.32.0.0/12"

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,10 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hagen/hagen/internal/golden"
 	"github.com/rogpeppe/go-internal/testscript"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected output in testdata/script/*.txtar")
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
@@ -22,7 +20,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs testdata/script/*.txtar: argv in, stdout, stderr, exit
-// status and files out. `go test ./cmd/hagen/cli -update` rewrites the
+// status and files out. HAGEN_UPDATE=1 (internal/golden) rewrites the
 // files a failing cmp compares against; review the diff.
 func TestScripts(t *testing.T) {
 	examples, err := filepath.Abs("../../../examples")
@@ -33,7 +31,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
-		UpdateScripts:       *update,
+		UpdateScripts:       golden.Update(),
 		// Scripts vet the real examples under examples/, so that what they
 		// pin cannot drift from what ships.
 		Setup: func(env *testscript.Env) error {

@@ -21,9 +21,12 @@ import (
 // new one, whole (hagen verify finds nothing), and the secrets file still
 // holds the same CAs. Every render moves master2, so each one rewrites both
 // the secrets file (its etcd certs are re-issued) and the bundle.
+//
+// It takes a minute or more, so it runs in `make test` (make long) and
+// with HAGEN_LONG_TESTS=1, not in a plain `go test ./...`.
 func TestKilledRenders(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kills 20+ renders of a 5,000-host cluster")
+	if os.Getenv(longTests) != "1" {
+		t.Skipf("kills 20 renders of a 5,000-host cluster: set %s=1 (make long)", longTests)
 	}
 	dir := t.TempDir()
 	hagen := filepath.Join(dir, "hagen")
@@ -45,17 +48,27 @@ func TestKilledRenders(t *testing.T) {
 		return cmd
 	}
 
-	start := time.Now()
 	if err := render(specs[0]).Run(); err != nil {
 		t.Fatal(err)
 	}
-	full := time.Since(start)
 	cas := readCAs(t, secrets)
+	// The kill window is calibrated on the kind of render that is killed:
+	// a re-render that moves master2 (a first render, which issues every
+	// key, takes several times longer). The slowest of three, so that a
+	// loaded machine widens the window rather than shrinking it.
+	var full time.Duration
+	for i := range 3 {
+		start := time.Now()
+		if err := render(specs[(i+1)%2]).Run(); err != nil {
+			t.Fatal(err)
+		}
+		full = max(full, time.Since(start))
+	}
 
 	const kills = 20
 	killedMidway := 0
 	for i := range kills {
-		cmd := render(specs[(i+1)%2])
+		cmd := render(specs[i%2])
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -86,8 +99,12 @@ func TestKilledRenders(t *testing.T) {
 	if killedMidway < kills/2 {
 		t.Errorf("only %d of %d renders were killed before they finished", killedMidway, kills)
 	}
-	t.Logf("%d renders killed midway (a full render takes %s)", killedMidway, full)
+	t.Logf("%d renders killed midway (a re-render takes %s)", killedMidway, full)
 }
+
+// longTests is the environment variable that enables tests of a minute or
+// more (make long, part of make test).
+const longTests = "HAGEN_LONG_TESTS"
 
 // readCAs returns the secrets file's CA certificates, failing the test if
 // the file does not parse.
