@@ -15,7 +15,8 @@ import (
 
 const certsHelp = `List every certificate in a secrets file: the CAs, then each host's leaves,
 with subject, SANs, key algorithm, expiry and days left. --json prints the
-same as a JSON array for monitoring.
+same as a JSON array for monitoring; --at DATE counts the days left from
+DATE instead of today.
 
 Example (render creates the secrets file beside the spec):
 
@@ -27,15 +28,20 @@ func certsCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:        "certs",
 		Usage:       "list the certificates in a secrets file with their expiry",
-		UsageText:   "hagen certs [--secrets FILE] [--json]",
+		UsageText:   "hagen certs [--secrets FILE] [--json] [--at DATE]",
 		Description: certsHelp,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: flagSecrets, Value: "secrets.yaml", Usage: "the secrets `FILE`"},
 			&ucli.BoolFlag{Name: flagJSON, Usage: "print JSON"},
+			atFlag(),
 		},
 		Action: func(c *ucli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("certs takes no arguments (the file is --secrets)")
+			}
+			at, err := atTime(c)
+			if err != nil {
+				return err
 			}
 			path := c.String(flagSecrets)
 			raw, err := os.ReadFile(path)
@@ -49,7 +55,7 @@ func certsCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			certs, err := s.Inventory(time.Now())
+			certs, err := s.Inventory(at)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hagen/hagen/internal/golden"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/hagen/hagen/internal/golden"
 )
 
 func TestMain(m *testing.M) {
@@ -27,6 +29,10 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	goldenDir, err := filepath.Abs("../../../golden")
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -35,7 +41,28 @@ func TestScripts(t *testing.T) {
 		// Scripts vet the real examples under examples/, so that what they
 		// pin cannot drift from what ships.
 		Setup: func(env *testscript.Env) error {
-			return os.CopyFS(filepath.Join(env.WorkDir, "examples"), os.DirFS(examples))
+			if err := os.CopyFS(filepath.Join(env.WorkDir, "examples"), os.DirFS(examples)); err != nil {
+				return err
+			}
+			// The committed test-only secrets of the examples, for output
+			// that must not depend on freshly generated keys.
+			secrets, err := filepath.Glob(filepath.Join(goldenDir, "*.secrets.yaml"))
+			if err != nil || len(secrets) == 0 {
+				return fmt.Errorf("no golden secrets in %s (%v)", goldenDir, err)
+			}
+			for _, p := range secrets {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				if err := os.MkdirAll(filepath.Join(env.WorkDir, "golden"), 0o755); err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(env.WorkDir, "golden", filepath.Base(p)), data, 0o600); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"replace": replaceCmd,

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -26,8 +25,8 @@ store or a colleague's laptop.
     host that holds them;
   - each etcd member's server and peer certificates name its host name and
     the address MANIFEST.json gives it;
-  - nothing has expired. A certificate that expires within 30 days is a
-    warning.
+  - nothing has expired (by --at DATE, if given). A certificate that
+    expires within 30 days is a warning.
 
 Each problem is printed on stderr as "PATH: what is wrong", where PATH is a
 path in the bundle or HOST:/target/path; the exit status is then 1.
@@ -42,8 +41,9 @@ func verifyCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:        "verify",
 		Usage:       "re-check a bundle: manifest hashes, cert chains, SANs, expiry, modes",
-		UsageText:   "hagen verify DIR",
+		UsageText:   "hagen verify DIR [--at DATE]",
 		Description: verifyHelp,
+		Flags:       []ucli.Flag{atFlag()},
 		Action: func(c *ucli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("verify takes exactly one bundle directory, got %d arguments (see 'hagen verify --help')", c.NArg())
@@ -52,7 +52,11 @@ func verifyCommand() *ucli.Command {
 			if err := checkBundleDir(dir); err != nil {
 				return err
 			}
-			findings, warnings, err := inspect.Verify(dir, time.Now())
+			at, err := atTime(c)
+			if err != nil {
+				return err
+			}
+			findings, warnings, err := inspect.Verify(dir, at)
 			if err != nil {
 				return err
 			}
