@@ -67,7 +67,7 @@ func TestAnsible(t *testing.T) {
 		playbook := tool(t, "ansible-playbook")
 		for _, p := range []string{ansibleInventory, ansiblePlaybook} {
 			if _, ok := f.bundle.Get(p); !ok {
-				t.Fatalf("the bundle has no %s (DESIGN: the Ansible transport)", p)
+				t.Fatalf("the bundle has no %s (the Ansible transport is part of every bundle)", p)
 			}
 		}
 		if err := checkAnsibleSyntax(playbook, f.dir); err != nil {

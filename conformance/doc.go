@@ -56,7 +56,7 @@
 //   - TestCertificates: openssl verifies every certificate against its CA
 //     (-x509_strict, and -purpose sslserver/sslclient as its role needs) and
 //     finds it unexpired; every key matches its certificate (the
-//     service-account key its public half); member certs carry CN = host name and the DESIGN's SANs; each
+//     service-account key its public half); member certs carry CN = host name and the table's SANs; each
 //     role holds exactly its files (no etcd CA key anywhere, no cluster CA
 //     key off the control plane); shared files are byte-identical across
 //     hosts, leaves never; keys 0600, certificates 0644.

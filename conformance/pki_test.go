@@ -238,7 +238,7 @@ func TestCertificates(t *testing.T) {
 			}
 			seen[string(file.Data)] = file.BundlePath()
 		}
-		// Modes as DESIGN fixes them, in the bundle and on disk.
+		// Modes as the contract fixes them, in the bundle and on disk.
 		for _, file := range append(f.files(pkiDir+"/*"), f.files(pkiDir+"/*/*")...) {
 			want := os.FileMode(0o644)
 			if strings.HasSuffix(file.Path, ".key") {

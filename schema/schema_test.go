@@ -30,7 +30,7 @@ func TestSchemaCompiles(t *testing.T) {
 	if k := def.IncompleteKind(); k != cue.StructKind {
 		t.Errorf("%s is a %v, want a struct", Definition, k)
 	}
-	// The top-level fields DESIGN.md names, and nothing more.
+	// The top-level fields of the spec (README, docs/ARCHITECTURE.md), and nothing more.
 	want := []string{"name", "kubernetes", "network", "controlPlane", "etcd", "pki", "hosts"}
 	var got []string
 	it, err := def.Fields(cue.Optional(true))

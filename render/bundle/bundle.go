@@ -12,7 +12,8 @@ import (
 	"strings"
 )
 
-// File modes DESIGN fixes: keys 0600, certs and configs 0644, scripts 0755.
+// File modes, part of the contract (docs/ARCHITECTURE.md): keys 0600, certs
+// and configs 0644, scripts 0755.
 const (
 	ModeSecret fs.FileMode = 0o600
 	ModePublic fs.FileMode = 0o644

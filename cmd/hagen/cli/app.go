@@ -16,7 +16,7 @@ import (
 	"github.com/hagen/hagen/render/bundle"
 )
 
-// Exit codes, as DESIGN.md fixes them.
+// Exit codes, part of the contract (docs/ARCHITECTURE.md).
 const (
 	exitOK       = 0
 	exitSpec     = 1 // the spec or bundle is wrong: the user's to fix

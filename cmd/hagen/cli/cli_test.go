@@ -94,7 +94,7 @@ hosts: {
 }
 `
 
-// TestExitCodes pins the exit statuses DESIGN.md fixes, which `! exec` in
+// TestExitCodes pins the exit statuses of the contract (docs/ARCHITECTURE.md), which `! exec` in
 // a script cannot tell apart.
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
