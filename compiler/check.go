@@ -77,7 +77,7 @@ func (c *checker) kubernetes(s *spec, pl *model.Plan) {
 	at := p("kubernetes", "version")
 	v, ok := parseVersion(s.Kubernetes.Version)
 	if !ok {
-		c.errorf(at, "%q is not a version: want MAJOR.MINOR.PATCH, e.g. \"1.35.0\"", s.Kubernetes.Version)
+		c.errorf(at, "%q is not a version: want MAJOR.MINOR.PATCH, e.g. %q", s.Kubernetes.Version, NewestRelease)
 		return
 	}
 	r, ok, newer := release(v)
@@ -85,8 +85,11 @@ func (c *checker) kubernetes(s *spec, pl *model.Plan) {
 		c.errorf(at, "Kubernetes %s is not supported: supported are %s", v, supportedRanges)
 		return
 	}
-	if newer {
+	switch {
+	case newer:
 		c.warnf(at, "Kubernetes %s is newer than 1.%d, the newest hagen was checked against; emitting %s", v, newestMinor, r.api)
+	case !upstreamSupported(v.Minor):
+		c.warnf(at, "Kubernetes %s is out of upstream support (supported: %s): hagen renders it, but plan an upgrade", v, supportWindow())
 	}
 	pl.Kubernetes = model.Kubernetes{Version: v, KubeadmAPI: r.api, ImageRepository: s.Kubernetes.ImageRepository}
 	if repo := s.Kubernetes.ImageRepository; repo != "" && (strings.ContainsAny(repo, " \t\n:@") && !strings.Contains(repo, "/") || strings.ContainsAny(repo, " \t\n@")) {
@@ -389,6 +392,11 @@ func (c *checker) etcd(s *spec, pl *model.Plan) {
 		c.errorf(vat, "%v", err)
 	} else {
 		e.Version = v
+		k := pl.Kubernetes.Version
+		if r, ok, _ := release(k); ok && olderThan(v, mustVersion(r.minEtcd)) {
+			c.errorf(vat, "etcd %s is older than %s, the oldest etcd kubeadm %d.%d accepts (its ExternalEtcdVersion preflight check fails): use %s or newer (the default for Kubernetes %d.%d is %s)",
+				v, trimImageSuffix(r.minEtcd), k.Major, k.Minor, trimImageSuffix(r.minEtcd), k.Major, k.Minor, r.etcd)
+		}
 	}
 
 	if e.Discovery != "" {

@@ -333,7 +333,24 @@ hosts: e1: {address: "10.0.0.31", roles: ["etcd"]}
 		{name: "no load balancer", src: edit(base, `controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0"}`+"\n", ""),
 			path: "controlPlane.loadBalancer", msg: "field is required but not present"},
 
-		// etcd discovery was removed in etcd 3.6.
+		// kubeadm's preflight refuses an external etcd older than its
+		// MinExternalEtcdVersion: vet refuses it first.
+		{name: "etcd older than kubeadm 1.37 accepts", src: edit(base, `"1.35.0"`, `"1.37.2"`) + `etcd: version: "3.5.21"` + "\n",
+			path: "etcd.version", at: "3.5.21", msg: "etcd 3.5.21 is older than 3.5.24, the oldest etcd kubeadm 1.37 accepts (its ExternalEtcdVersion preflight check fails): use 3.5.24 or newer (the default for Kubernetes 1.37 is 3.7.0)"},
+		{name: "etcd 3.4 with kubeadm 1.31", src: edit(base, `"1.35.0"`, `"1.31.2"`) + `etcd: version: "3.4.23"` + "\n",
+			path: "etcd.version", at: "3.4.23", msg: "older than 3.5.24, the oldest etcd kubeadm 1.31 accepts"},
+		{name: "etcd 3.3 with kubeadm 1.30", src: edit(base, `"1.35.0"`, `"1.30.14"`) + `etcd: version: "3.3.25"` + "\n",
+			path: "etcd.version", at: "3.3.25", msg: "older than 3.4.13, the oldest etcd kubeadm 1.30 accepts"},
+		{name: "etcd newer than known", src: edit(base, `"1.35.0"`, `"1.37.2"`) + `etcd: version: "3.8.0"` + "\n",
+			path: "etcd.version", at: "3.8.0", msg: "hagen writes flags for etcd 3.1 to 3.7"},
+		// A spec without a Kubernetes version: no default that an upgrade
+		// of hagen could change.
+		{name: "no kubernetes version", src: edit(base, `kubernetes: version: "1.35.0"`+"\n", ""),
+			path: "kubernetes.version", msg: `field is required but not present: name the release to run, e.g. kubernetes: version: "1.37.2"`},
+		// etcd discovery was removed in etcd 3.6 (the v2 store) and 3.7
+		// (the flag).
+		{name: "discovery with etcd 3.7", src: edit(base, `"1.35.0"`, `"1.37.2"`) + `etcd: discovery: "https://discovery.etcd.io/abc"` + "\n",
+			path: "etcd.discovery", at: "discovery", msg: "etcd 3.7.0 cannot bootstrap through a discovery URL"},
 		{name: "discovery with etcd 3.6", src: base + `etcd: discovery: "https://discovery.etcd.io/abc"` + "\n",
 			path: "etcd.discovery", at: "discovery", msg: "dropped the v2 store that v2 discovery needs"},
 		{name: "discovery not a URL", src: edit(base, `"1.35.0"`, `"1.30.0"`) + `etcd: discovery: "discovery.etcd.io/abc"` + "\n",
@@ -402,8 +419,14 @@ hosts: e2: {address: "10.0.0.32", roles: ["etcd"], zone: "y"}
 			src:  edit(baseExternal, `"10.0.0.20"`, `"::1"`),
 			want: []string{"hosts.w0.address|::1|::1 is a loopback address"}},
 		{name: "kubernetes newer than known",
-			src:  edit(base, `"1.35.0"`, `"1.36.1"`),
-			want: []string{"kubernetes.version|1.36.1|Kubernetes 1.36.1 is newer than 1.35"}},
+			src:  edit(base, `"1.35.0"`, `"1.38.1"`),
+			want: []string{"kubernetes.version|1.38.1|Kubernetes 1.38.1 is newer than 1.37, the newest hagen was checked against; emitting kubeadm.k8s.io/v1beta4"}},
+		{name: "kubernetes out of upstream support",
+			src:  edit(base, `"1.35.0"`, `"1.34.2"`),
+			want: []string{"kubernetes.version|1.34.2|Kubernetes 1.34.2 is out of upstream support (supported: 1.35 to 1.37): hagen renders it, but plan an upgrade"}},
+		{name: "the seed guides' kubeadm 1.10",
+			src:  edit(base, `"1.35.0"`, `"1.10.13"`),
+			want: []string{"kubernetes.version|1.10.13|Kubernetes 1.10.13 is out of upstream support (supported: 1.35 to 1.37)"}},
 		{name: "external endpoint is a host",
 			src:  edit(baseExternal, `"lb.example.com:6443"`, `"10.0.0.10:6443"`),
 			want: []string{"controlPlane.loadBalancer.external.endpoint|10.0.0.10:6443|10.0.0.10 is the address of host m0, not of a load balancer"}},

@@ -166,6 +166,9 @@ func cueError(filename string, err error, pos positions, data cue.Value) Error {
 			msgs = []string{foldConflicts(g.confl, givenValue(data, g.path))}
 		}
 		for _, m := range msgs {
+			if hint, ok := requiredHints[key]; ok && m == requiredMsg {
+				m += ": " + hint
+			}
 			out = append(out, Problem{Path: g.path, Pos: g.pos, Msg: m})
 		}
 	}
@@ -174,6 +177,14 @@ func cueError(filename string, err error, pos positions, data cue.Value) Error {
 	}
 	sortProblems(out)
 	return dedupe(out)
+}
+
+// requiredMsg is CUE's message for a missing required field.
+const requiredMsg = "field is required but not present"
+
+// requiredHints say what to write where a required field is missing.
+var requiredHints = map[string]string{
+	"kubernetes.version": fmt.Sprintf("name the release to run, e.g. kubernetes: version: %q, the newest hagen knows (hagen init writes it). There is no default: it would change the cluster's version whenever hagen is upgraded", NewestRelease),
 }
 
 // foldConflicts states which value was given and what was wanted. given is

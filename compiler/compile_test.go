@@ -38,8 +38,12 @@ func TestExamplesCompile(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := compile(t, f, string(src))
-			if len(res.Warnings) > 0 {
-				t.Errorf("an example should compile without warnings, got:\n%s", Error(res.Warnings))
+			// The one warning an example may carry: the seed guides'
+			// kubeadm 1.10, kept on purpose, is out of upstream support.
+			for _, w := range res.Warnings {
+				if !(w.Path.String() == "kubernetes.version" && strings.Contains(w.Msg, "out of upstream support") && !upstreamSupported(res.Plan.Kubernetes.Version.Minor)) {
+					t.Errorf("an example should compile without warnings, got: %s", w)
+				}
 			}
 			if len(res.Plan.ControlPlane.Hosts) == 0 || len(res.Plan.Etcd.Members) == 0 {
 				t.Errorf("plan without control plane or etcd members: %+v", res.Plan)
@@ -110,6 +114,7 @@ func facts(pl *model.Plan) map[string]string {
 }
 
 const ipv6Spec = `name: "v6"
+kubernetes: version: "1.35.0"
 network: {
 	podSubnet:     "fd00:10::/56"
 	serviceSubnet: "fd00:20::/112"
@@ -171,6 +176,7 @@ func TestPlan(t *testing.T) {
 			"vrrp":           "m0 MASTER 101,m1 BACKUP 100,m2 BACKUP 99",
 		}},
 		{name: "hosts sorted by name, not file order", src: `name: "t"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0"}
 hosts: {
@@ -225,8 +231,12 @@ hosts: {
 			}},
 		{name: "kubernetes 1.35", src: base, want: map[string]string{
 			"kubernetes": "1.35.0", "kubeadmAPI": model.KubeadmV1Beta4, "etcdVersion": "3.6.5"}},
+		{name: "kubernetes 1.37", src: edit(base, `"1.35.0"`, `"1.37.2"`), want: map[string]string{
+			"kubernetes": "1.37.2", "kubeadmAPI": model.KubeadmV1Beta4, "etcdVersion": "3.7.0"}},
+		{name: "kubernetes 1.36", src: edit(base, `"1.35.0"`, `"1.36.3"`), want: map[string]string{
+			"kubernetes": "1.36.3", "kubeadmAPI": model.KubeadmV1Beta4, "etcdVersion": "3.6.8"}},
 		{name: "kubernetes 1.31", src: edit(base, `"1.35.0"`, `"1.31.2"`), want: map[string]string{
-			"kubeadmAPI": model.KubeadmV1Beta4, "etcdVersion": "3.5.15"}},
+			"kubeadmAPI": model.KubeadmV1Beta4, "etcdVersion": "3.5.24"}},
 		{name: "kubernetes 1.30", src: edit(base, `"1.35.0"`, `"1.30.14"`), want: map[string]string{
 			"kubernetes": "1.30.14", "kubeadmAPI": model.KubeadmV1Beta3, "etcdVersion": "3.5.12"}},
 		{name: "kubernetes 1.22", src: edit(base, `"1.35.0"`, `"1.22.0"`), want: map[string]string{
@@ -236,7 +246,7 @@ hosts: {
 		{name: "kubernetes 1.9", src: edit(base, `"1.35.0"`, `"v1.9.11"`), want: map[string]string{
 			"kubernetes": "1.9.11", "kubeadmAPI": model.KubeadmV1Alpha1, "etcdVersion": "3.1.10"}},
 		{name: "explicit etcd version and discovery",
-			src: base + "etcd: {\n\tversion: \"3.5.21\"\n\tdiscovery: \"https://discovery.etcd.io/abc\"\n}\n", want: map[string]string{
+			src: edit(base, `"1.35.0"`, `"1.27.16"`) + "etcd: {\n\tversion: \"3.5.21\"\n\tdiscovery: \"https://discovery.etcd.io/abc\"\n}\n", want: map[string]string{
 				"etcdVersion": "3.5.21", "discovery": "https://discovery.etcd.io/abc"}},
 		{name: "IPv6", src: ipv6Spec, want: map[string]string{
 			"podSubnet":      "fd00:10::/56",
@@ -258,8 +268,11 @@ hosts: {
 				file = "spec.cue"
 			}
 			res := compile(t, file, tc.src)
-			if len(res.Warnings) > 0 {
-				t.Errorf("unexpected warnings:\n%s", Error(res.Warnings))
+			for _, w := range res.Warnings {
+				// Older releases are out of upstream support: TestCheckWarnings.
+				if !strings.Contains(w.Msg, "out of upstream support") {
+					t.Errorf("unexpected warning: %s", w)
+				}
 			}
 			got := facts(res.Plan)
 			for k, want := range tc.want {
@@ -352,5 +365,40 @@ func TestProblemString(t *testing.T) {
 	}
 	if got := (Error{{Msg: "a"}, {Msg: "b"}}).Error(); got != "a\nb" {
 		t.Errorf("Error.Error() = %q, want one problem per line", got)
+	}
+}
+
+// TestReleaseTable: every release's default etcd passes its own kubeadm's
+// minimum and is one hagen writes flags for; the newest minor is in the
+// table and inside the support window.
+func TestReleaseTable(t *testing.T) {
+	for minor, r := range releases {
+		etcd := mustVersion(r.etcd)
+		if err := checkEtcdVersion(etcd); err != nil {
+			t.Errorf("1.%d: %v", minor, err)
+		}
+		if olderThan(etcd, mustVersion(r.minEtcd)) {
+			t.Errorf("1.%d pairs etcd %s, below its kubeadm's minimum %s", minor, r.etcd, r.minEtcd)
+		}
+		want := model.KubeadmV1Beta4
+		switch {
+		case minor <= 10:
+			want = model.KubeadmV1Alpha1
+		case minor <= 30:
+			want = model.KubeadmV1Beta3
+		}
+		if r.api != want {
+			t.Errorf("1.%d emits %s, want %s", minor, r.api, want)
+		}
+	}
+	newest := mustVersion(NewestRelease)
+	if newest.Minor != newestMinor || !upstreamSupported(newest.Minor) {
+		t.Errorf("NewestRelease %s is not of the newest minor 1.%d", NewestRelease, newestMinor)
+	}
+	if _, ok := releases[newestMinor]; !ok {
+		t.Errorf("1.%d is not in the table", newestMinor)
+	}
+	if upstreamSupported(newestMinor-supportedMinors) || !upstreamSupported(newestMinor-supportedMinors+1) {
+		t.Errorf("the support window is not the newest %d minors", supportedMinors)
 	}
 }

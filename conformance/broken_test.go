@@ -124,7 +124,7 @@ func TestBrokenEtcdServerSAN(t *testing.T) {
 	for _, name := range []string{"example-stacked-keepalived", "stacked-k8s-1.30-v1beta3"} {
 		t.Run(name, func(t *testing.T) {
 			f := caseNamed(t, name)
-			kubeadm := kubeadmFor(t, f.plan.Kubernetes.KubeadmAPI)
+			kubeadm := kubeadmFor(t, f.plan)
 			openssl := tool(t, "openssl")
 			cfg, err := initConfig(f)
 			if err != nil {
@@ -198,7 +198,7 @@ func TestBrokenKubeadmField(t *testing.T) {
 	for _, name := range []string{"example-stacked-keepalived", "example-unicast"} {
 		t.Run(name, func(t *testing.T) {
 			f := caseNamed(t, name)
-			kubeadm := kubeadmFor(t, f.plan.Kubernetes.KubeadmAPI)
+			kubeadm := kubeadmFor(t, f.plan)
 			for _, h := range []*model.Host{f.plan.ControlPlane.Hosts[0], f.plan.ControlPlane.Hosts[1]} {
 				data, _ := f.hostFile(h.Name, kubeadmYAML)
 				path := filepath.Join(t.TempDir(), "kubeadm.yaml")

@@ -314,7 +314,12 @@ func retry(timeout time.Duration, fn func() error) error {
 func loopbackSpec(net int, etcdVersion, run, dataRoot string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: \"live-%d\"\n", net)
-	b.WriteString("kubernetes: version: \"1.35.0\"\n")
+	// A Kubernetes release whose kubeadm accepts this etcd.
+	k8s := "1.37.2"
+	if strings.HasPrefix(etcdVersion, "3.4.") {
+		k8s = "1.30.14"
+	}
+	fmt.Fprintf(&b, "kubernetes: version: %q\n", k8s)
 	b.WriteString("network: podSubnet: \"10.32.0.0/12\"\n")
 	fmt.Fprintf(&b, "controlPlane: loadBalancer: external: endpoint: \"127.0.%d.100:6443\"\n", net)
 	fmt.Fprintf(&b, "etcd: {run: %q, version: %q}\n", run, etcdVersion)
@@ -340,6 +345,8 @@ func TestEtcdLive(t *testing.T) {
 		{"3.4.23", "/usr/bin/etcd", "/usr/bin/etcdctl", model.RunStaticPod},
 		{"3.6.5", filepath.Join(bin, "etcd-3.6"), filepath.Join(bin, "etcdctl-3.6"), model.RunSystemd},
 		{"3.6.5", filepath.Join(bin, "etcd-3.6"), filepath.Join(bin, "etcdctl-3.6"), model.RunStaticPod},
+		{"3.7.0", filepath.Join(bin, "etcd-3.7"), filepath.Join(bin, "etcdctl-3.7"), model.RunSystemd},
+		{"3.7.0", filepath.Join(bin, "etcd-3.7"), filepath.Join(bin, "etcdctl-3.7"), model.RunStaticPod},
 	}
 	for i, c := range combos {
 		t.Run("etcd-"+c.etcdVersion+"-"+c.run, func(t *testing.T) {

@@ -26,17 +26,25 @@ import (
 
 const kubeadmYAML = "/etc/kubernetes/kubeadm/kubeadm.yaml"
 
-// kubeadmFor picks the kubeadm binary that reads apiVersion.
-func kubeadmFor(t testing.TB, apiVersion string) string {
+// kubeadmFor picks the kubeadm binary for plan p's configuration: the
+// kubeadm of its own minor or the next one (kubeadm deploys a control plane
+// at most one minor older than itself). kubeadm 1.37 validates and issues
+// for 1.36 and 1.37, 1.35 for 1.31 to 1.35 (config validate; its
+// certificate phase for 1.34 and 1.35), 1.30 for v1beta3.
+func kubeadmFor(t testing.TB, p *model.Plan) string {
 	t.Helper()
-	switch apiVersion {
-	case model.KubeadmV1Beta4:
-		return toolAt(t, filepath.Join(os.Getenv(toolsEnv), "kubeadm-1.35"))
-	case model.KubeadmV1Beta3:
-		return toolAt(t, filepath.Join(os.Getenv(toolsEnv), "kubeadm-1.30"))
+	name := ""
+	switch v := p.Kubernetes.Version; {
+	case p.Kubernetes.KubeadmAPI == model.KubeadmV1Beta3:
+		name = "kubeadm-1.30"
+	case p.Kubernetes.KubeadmAPI != model.KubeadmV1Beta4:
+		t.Fatalf("no kubeadm binary for %s", p.Kubernetes.KubeadmAPI)
+	case v.AtLeast(1, 36):
+		name = "kubeadm-1.37"
+	default:
+		name = "kubeadm-1.35"
 	}
-	t.Fatalf("no kubeadm binary for %s", apiVersion)
-	return ""
+	return toolAt(t, filepath.Join(os.Getenv(toolsEnv), name))
 }
 
 // yamlDocs splits a multi-document YAML stream and decodes each document.
@@ -111,7 +119,7 @@ func TestKubeadmConfigValidate(t *testing.T) {
 			if api == model.KubeadmV1Alpha1 {
 				continue // TestKubeadmV1Alpha1Keys
 			}
-			if err := checkKubeadmValidate(kubeadmFor(t, api), f.path(file)); err != nil {
+			if err := checkKubeadmValidate(kubeadmFor(t, f.plan), f.path(file)); err != nil {
 				t.Errorf("%s: %v", file.BundlePath(), err)
 			}
 			n++
@@ -620,7 +628,7 @@ func TestKubeadmCertPhase(t *testing.T) {
 		if api == model.KubeadmV1Alpha1 {
 			t.Skip("kubeadm 1.10 cannot run here; its PKI layout is covered by TestCertificates")
 		}
-		kubeadm := kubeadmFor(t, api)
+		kubeadm := kubeadmFor(t, f.plan)
 		cfg, err := initConfig(f)
 		if err != nil {
 			t.Fatal(err)

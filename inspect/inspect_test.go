@@ -37,6 +37,7 @@ const certValidity = 8760 * time.Hour
 // baseSpec: three stacked control-plane hosts (so etcd members too) and a
 // worker.
 const baseSpec = `name: "t"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0"}
 pki: {keyAlgorithm: "ECDSA-P256", certValidity: "8760h"}
@@ -512,6 +513,7 @@ func TestVerifyIssuedInThePast(t *testing.T) {
 
 func TestVerifyExternalEtcd(t *testing.T) {
 	spec := `name: "x"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 etcd: topology: "external"

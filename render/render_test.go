@@ -46,6 +46,7 @@ hosts: {
 `
 
 const manifestCloudSpec = `name: "cloud"
+kubernetes: version: "1.35.0"
 network: podSubnet: "192.168.0.0/16"
 pki: keyAlgorithm: "ECDSA-P256"
 controlPlane: loadBalancer: external: endpoint: "k8s-api.cloud.example.com:6443"

@@ -40,10 +40,10 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"":             {"controlPlane", "hosts", "name", "network"},
+		"":             {"controlPlane", "hosts", "kubernetes", "name", "network"},
 		"network":      {"podSubnet"},
 		"controlPlane": {"loadBalancer"},
-		"kubernetes":   nil,
+		"kubernetes":   {"version"}, // required: a default would move with hagen
 		"etcd":         nil,
 		"pki":          nil,
 	}

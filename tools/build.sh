@@ -2,10 +2,19 @@
 # Build the real upstream tools hagen's conformance suite runs, from the Go
 # module proxy, into a cache directory:
 #
+#   kubeadm-1.37   k8s.io/kubernetes/cmd/kubeadm   (tools/kubernetes-v1.37)
 #   kubeadm-1.35   k8s.io/kubernetes/cmd/kubeadm   (tools/kubeadm-v1.35)
 #   kubeadm-1.30   k8s.io/kubernetes/cmd/kubeadm   (tools/kubeadm-v1.30)
+#   etcd-3.7       go.etcd.io/etcd/server/v3       (tools/etcd-v3.7)
+#   etcdctl-3.7    go.etcd.io/etcd/etcdctl/v3      (tools/etcd-v3.7)
 #   etcd-3.6       go.etcd.io/etcd/server/v3       (tools/etcd-v3.6)
 #   etcdctl-3.6    go.etcd.io/etcd/etcdctl/v3      (tools/etcd-v3.6)
+#   cfssl, cfssljson                               (tools/cfssl-v1.6.5)
+#
+# and, for the lab only (tools/build.sh lab):
+#
+#   kube-apiserver-1.37, kube-controller-manager-1.37, kube-scheduler-1.37,
+#   kubectl-1.37   k8s.io/kubernetes/cmd/...       (tools/kubernetes-v1.37)
 #
 # Output dir: ${HAGEN_TOOLS_BIN:-<repo>/.tools/bin}
 #
@@ -14,7 +23,8 @@
 # and build flags. Versions are pinned by each module's go.mod/go.sum.
 #
 # Usage:
-#   tools/build.sh                 # build all tools
+#   tools/build.sh                 # build the conformance suite's tools
+#   tools/build.sh lab             # build the lab's control-plane binaries too
 #   tools/build.sh kubeadm-1.35    # build only the named tool(s)
 #   HAGEN_TOOLS_FORCE=1 tools/build.sh   # rebuild even if up to date
 set -euo pipefail
@@ -39,15 +49,23 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=readonly"
 # verify against go.sum.
 export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}k8s.io/kube-proxy"
 
-ALL_TOOLS=(kubeadm-1.35 kubeadm-1.30 etcd-3.6 etcdctl-3.6 cfssl cfssljson)
+ALL_TOOLS=(kubeadm-1.37 kubeadm-1.35 kubeadm-1.30 etcd-3.7 etcdctl-3.7 etcd-3.6 etcdctl-3.6 cfssl cfssljson)
+LAB_TOOLS=(kube-apiserver-1.37 kube-controller-manager-1.37 kube-scheduler-1.37 kubectl-1.37)
 
 # tool -> "module dir|package|version module"
 spec() {
 	case "$1" in
+	kubeadm-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kubeadm|k8s.io/kubernetes" ;;
+	kube-apiserver-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kube-apiserver|k8s.io/kubernetes" ;;
+	kube-controller-manager-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kube-controller-manager|k8s.io/kubernetes" ;;
+	kube-scheduler-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kube-scheduler|k8s.io/kubernetes" ;;
+	kubectl-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kubectl|k8s.io/kubernetes" ;;
 	kubeadm-1.35) echo "kubeadm-v1.35|k8s.io/kubernetes/cmd/kubeadm|k8s.io/kubernetes" ;;
 	kubeadm-1.30) echo "kubeadm-v1.30|k8s.io/kubernetes/cmd/kubeadm|k8s.io/kubernetes" ;;
+	etcd-3.7) echo "etcd-v3.7|go.etcd.io/etcd/server/v3|go.etcd.io/etcd/server/v3" ;;
+	etcdctl-3.7) echo "etcd-v3.7|go.etcd.io/etcd/etcdctl/v3|go.etcd.io/etcd/etcdctl/v3" ;;
 	etcd-3.6) echo "etcd-v3.6|go.etcd.io/etcd/server/v3|go.etcd.io/etcd/server/v3" ;;
-	etcdctl-3.6) echo "etcdctl-v3.6|go.etcd.io/etcd/etcdctl/v3|go.etcd.io/etcd/etcdctl/v3" ;;
+	etcdctl-3.6) echo "etcd-v3.6|go.etcd.io/etcd/etcdctl/v3|go.etcd.io/etcd/etcdctl/v3" ;;
 	cfssl) echo "cfssl-v1.6.5|github.com/cloudflare/cfssl/cmd/cfssl|github.com/cloudflare/cfssl" ;;
 	cfssljson) echo "cfssl-v1.6.5|github.com/cloudflare/cfssl/cmd/cfssljson|github.com/cloudflare/cfssl" ;;
 	*) return 1 ;;
@@ -68,7 +86,7 @@ version_ldflags() { # tool moddir version module
 	commit="$(origin_hash "$moddir" "$mod")"
 	date="$(cd "$moddir" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' "$mod")"
 	case "$tool" in
-	kubeadm-*)
+	kubeadm-* | kube-* | kubectl-*)
 		# Same variables hack/lib/version.sh sets in a release build.
 		local major minor pkg out=""
 		major="${ver#v}"; major="${major%%.*}"
@@ -91,8 +109,7 @@ build_one() {
 	local tool="$1" s moddir pkg mod dir ver hash ldflags out start secs
 	s="$(spec "$tool")" || { echo "build.sh: unknown tool: $tool (known: ${ALL_TOOLS[*]})" >&2; return 2; }
 	IFS='|' read -r moddir pkg mod <<<"$s"
-	# etcdctl shares the etcd module.
-	[ "$moddir" = "etcdctl-v3.6" ] && moddir="etcd-v3.6"
+
 	dir="$TOOLS_DIR/$moddir"
 	out="$BIN/$tool"
 
@@ -116,6 +133,7 @@ build_one() {
 
 tools=("$@")
 [ "${#tools[@]}" -eq 0 ] && tools=("${ALL_TOOLS[@]}")
+[ "${tools[*]}" = "lab" ] && tools=("${ALL_TOOLS[@]}" "${LAB_TOOLS[@]}")
 for t in "${tools[@]}"; do
 	build_one "$t"
 done

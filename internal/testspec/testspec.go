@@ -12,6 +12,7 @@ import (
 func Cluster(n int, alg string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `name: "scale"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0"}
 pki: keyAlgorithm: %q

@@ -133,9 +133,13 @@ func Flags(p *model.Plan, m *model.Member) ([]Flag, error) {
 	if p.Etcd.Discovery != "" {
 		// v2 discovery: a URL holding the cluster's token. etcd refuses
 		// --discovery together with --initial-cluster. etcd 3.6 still
-		// reads --discovery (deprecated for 3.7, going in 3.8) but can no
-		// longer serve the v2 API a discovery service needs; the compiler
-		// decides which versions may use it.
+		// reads --discovery but can no longer serve the v2 API a discovery
+		// service needs, and 3.7 dropped the flag: as ETCD_DISCOVERY it
+		// is ignored with a warning and every member would bootstrap a
+		// cluster of its own. The compiler refuses it from 3.6 on.
+		if v.AtLeast(3, 6) {
+			return nil, fmt.Errorf("internal error: etcd %s cannot bootstrap through v2 discovery", v)
+		}
 		fs = append(fs, Flag{"discovery", p.Etcd.Discovery})
 	} else {
 		fs = append(fs, Flag{"initial-cluster", p.Etcd.InitialCluster()})
@@ -153,7 +157,10 @@ func Flags(p *model.Plan, m *model.Member) ([]Flag, error) {
 	}
 	switch {
 	case v.AtLeast(3, 6):
-		// 3.6 deprecated the --experimental-* forms (removed in 3.7).
+		// 3.6 deprecated the --experimental-* forms; 3.7 removed them.
+		// These are the flags kubeadm 1.36 and 1.37 pass to etcd 3.6/3.7
+		// (cmd/kubeadm/app/phases/etcd/local.go); InitialCorruptCheck is
+		// still an etcd 3.7 feature gate (alpha, off by default).
 		fs = append(fs,
 			Flag{"feature-gates", "InitialCorruptCheck=true"},
 			Flag{"watch-progress-notify-interval", "5s"},

@@ -19,6 +19,7 @@ import (
 // balancer and a worker. Tests append CUE to it (CUE unifies repeated
 // fields, so `etcd: version: "3.4.23"` adds to it).
 const spec = `name: "prod"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: {
@@ -30,6 +31,7 @@ hosts: {
 `
 
 const specIPv6 = `name: "v6"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: {
@@ -38,6 +40,24 @@ hosts: {
 	m2: {address: "2001:db8::12", roles: ["control-plane"]}
 }
 `
+
+// withEtcd is base with etcd version v and a Kubernetes version whose
+// kubeadm accepts it (kubeadm 1.31 and newer want etcd 3.5.24 or newer).
+func withEtcd(base, v, rest string) string {
+	k8s := "1.35.0"
+	switch {
+	case strings.HasPrefix(v, "3.1.") || strings.HasPrefix(v, "3.2.") || strings.HasPrefix(v, "3.3."):
+		k8s = "1.10.13"
+	case strings.HasPrefix(v, "3.4."):
+		k8s = "1.30.14"
+	case strings.HasPrefix(v, "3.5."):
+		k8s = "1.27.16"
+	case strings.HasPrefix(v, "3.7."):
+		k8s = "1.37.2"
+	}
+	return strings.Replace(base, `kubernetes: version: "1.35.0"`, `kubernetes: version: "`+k8s+`"`, 1) +
+		`etcd: {version: "` + v + `"` + rest + "}\n"
+}
 
 func render(t *testing.T, p *model.Plan) []bundle.File {
 	t.Helper()
@@ -153,6 +173,7 @@ func TestMemberFlags(t *testing.T) {
 
 func TestOnlyMembersGetFiles(t *testing.T) {
 	src := `name: "ext"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 etcd: topology: "external"
@@ -211,9 +232,17 @@ func TestVersionFlags(t *testing.T) {
 			"feature-gates":                  "InitialCorruptCheck=true",
 			"watch-progress-notify-interval": "5s",
 		}},
+		// 3.7 removed every --experimental-* flag and --discovery; the
+		// rest is 3.6's (checked against etcd 3.7.3's own flag set by the
+		// conformance suite, which starts members from these files).
+		{"3.7.0", map[string]string{
+			"listen-metrics-urls": "http://127.0.0.1:2381", "logger": "zap",
+			"feature-gates":                  "InitialCorruptCheck=true",
+			"watch-progress-notify-interval": "5s",
+		}},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
-			fl := flagMap(t, testplan.Compile(t, spec+`etcd: version: "`+tc.version+`"`+"\n"), "m0")
+			fl := flagMap(t, testplan.Compile(t, withEtcd(spec, tc.version, "")), "m0")
 			got := map[string]string{}
 			for _, n := range all {
 				if v, ok := fl[n]; ok {
@@ -232,7 +261,7 @@ func TestVersionFlags(t *testing.T) {
 
 func TestDiscoveryReplacesInitialCluster(t *testing.T) {
 	const url = "https://discovery.example.com/3e86b59982e49066c5d813af1c2e2579cbf573de"
-	p := testplan.Compile(t, spec+`etcd: {version: "3.5.21", discovery: "`+url+`"}`+"\n")
+	p := testplan.Compile(t, withEtcd(spec, "3.5.21", `, discovery: "`+url+`"`))
 	for _, m := range p.Etcd.Members {
 		fl := flagMap(t, p, m.Name)
 		if fl["discovery"] != url {
@@ -273,9 +302,9 @@ func TestIPv6(t *testing.T) {
 }
 
 func TestSystemd(t *testing.T) {
-	for _, version := range []string{"3.4.23", "3.5.21", "3.6.5"} {
+	for _, version := range []string{"3.4.23", "3.5.21", "3.6.5", "3.7.0"} {
 		t.Run(version, func(t *testing.T) {
-			p := testplan.Compile(t, spec+`etcd: version: "`+version+`"`+"\n")
+			p := testplan.Compile(t, withEtcd(spec, version, ""))
 			files := render(t, p)
 			if len(files) != 2*len(p.Etcd.Members) {
 				t.Fatalf("%d files for %d members", len(files), len(p.Etcd.Members))
@@ -413,7 +442,7 @@ func TestStaticPod(t *testing.T) {
 }
 
 func TestStaticPodImageRepository(t *testing.T) {
-	p := testplan.Compile(t, spec+`etcd: {run: "static-pod", version: "3.5.21"}
+	p := testplan.Compile(t, withEtcd(spec, "3.5.21", `, run: "static-pod"`)+`
 kubernetes: imageRepository: "registry.example.com/k8s"
 `)
 	pod := decodePod(t, fileFor(t, render(t, p), "m0", ManifestPath).Data)
@@ -428,6 +457,7 @@ func TestStaticPodProbes(t *testing.T) {
 		version string
 		want    probes
 	}{
+		{"3.7.0", probes{"/livez", "/livez", "/readyz"}},
 		{"3.6.5", probes{"/livez", "/livez", "/readyz"}},
 		{"3.5.21", probes{"/health?exclude=NOSPACE&serializable=true", "/health?exclude=NOSPACE&serializable=true", "/health?serializable=false"}},
 		{"3.4.23", probes{"/health", "/health", ""}},
@@ -436,7 +466,7 @@ func TestStaticPodProbes(t *testing.T) {
 		{"3.1.12", probes{}},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
-			p := testplan.Compile(t, spec+`etcd: {run: "static-pod", version: "`+tc.version+`"}`+"\n")
+			p := testplan.Compile(t, withEtcd(spec, tc.version, `, run: "static-pod"`))
 			c := decodePod(t, fileFor(t, render(t, p), "m2", ManifestPath).Data).Spec.Containers[0]
 			path := func(name string, pr *corev1.Probe) string {
 				if pr == nil {
@@ -478,7 +508,7 @@ func TestDeterministic(t *testing.T) {
 	for _, src := range []string{
 		spec,
 		spec + `etcd: run: "static-pod"` + "\n",
-		specIPv6 + `etcd: {run: "static-pod", version: "3.5.21"}` + "\n",
+		withEtcd(specIPv6, "3.5.21", `, run: "static-pod"`),
 	} {
 		a, b := render(t, testplan.Compile(t, src)), render(t, testplan.Compile(t, src))
 		if d := cmp.Diff(a, b); d != "" {

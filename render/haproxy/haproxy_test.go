@@ -21,7 +21,7 @@ import (
 // a worker.
 func spec(lb string, addrs ...string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "name: \"t\"\nnetwork: podSubnet: \"10.32.0.0/12\"\n")
+	fmt.Fprintf(&b, "name: \"t\"\nkubernetes: version: \"1.35.0\"\nnetwork: podSubnet: \"10.32.0.0/12\"\n")
 	fmt.Fprintf(&b, "controlPlane: loadBalancer: keepalived: %s\n", lb)
 	b.WriteString("hosts: {\n")
 	for i, a := range addrs {
@@ -105,6 +105,7 @@ func TestNoHAProxy(t *testing.T) {
 	for _, src := range []string{
 		spec(`{vip: "10.0.0.100", interface: "eth0"}`, three...),
 		`name: "t"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: m0: {address: "10.0.0.10", roles: ["control-plane"]}

@@ -23,7 +23,7 @@ const pass = "aB3dE6gH"
 // lb is the keepalived struct, hosts the masters' addresses.
 func spec(lb string, addrs ...string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "name: \"t\"\nnetwork: podSubnet: \"10.32.0.0/12\"\n")
+	fmt.Fprintf(&b, "name: \"t\"\nkubernetes: version: \"1.35.0\"\nnetwork: podSubnet: \"10.32.0.0/12\"\n")
 	fmt.Fprintf(&b, "controlPlane: loadBalancer: keepalived: %s\n", lb)
 	b.WriteString("hosts: {\n")
 	for i, a := range addrs {
@@ -177,6 +177,7 @@ func byHost(t *testing.T, p *model.Plan, fs []bundle.File) map[string]*hostConf 
 
 func TestNoKeepalived(t *testing.T) {
 	p := testplan.Compile(t, `name: "t"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: m0: {address: "10.0.0.10", roles: ["control-plane"]}

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -23,6 +24,15 @@ const (
 	ConfigPath = "/etc/kubernetes/kubeadm/kubeadm.yaml"
 	PatchesDir = "/etc/kubernetes/kubeadm/patches"
 )
+
+// FileAvailableCheck is the name of kubeadm's preflight check that fails
+// when path already exists (cmd/kubeadm/app/preflight: FileAvailableCheck,
+// "FileAvailable-" and the path with '/' as '-'), for
+// --ignore-preflight-errors. kubeadm accepts unknown names there without a
+// word, so a name is derived, never typed.
+func FileAvailableCheck(path string) string {
+	return "FileAvailable-" + strings.ReplaceAll(path, "/", "-")
+}
 
 // TokenTTL is how long the bootstrap token in the init configuration lives.
 const TokenTTL = 24 * time.Hour

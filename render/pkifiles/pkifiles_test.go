@@ -17,6 +17,7 @@ import (
 )
 
 const stacked = `name: "prod"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 pki: keyAlgorithm: "ECDSA-P256"
 controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0", routerID: 51}
@@ -30,6 +31,7 @@ hosts: {
 `
 
 const external = `name: "dc1"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.244.0.0/16"
 pki: keyAlgorithm: "ECDSA-P256"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"

@@ -74,7 +74,11 @@ echo "kubelet now uses $server"
 }
 
 // kubeProxyKubeconfig is the kubeconfig kubeadm puts in the kube-proxy
-// ConfigMap (data."kubeconfig.conf"), with the cluster endpoint as server.
+// ConfigMap (data."kubeconfig.conf"), with the cluster endpoint as server:
+// byte for byte kubeadm's (cmd/kubeadm/app/phases/addons/proxy/manifests.go,
+// the same in 1.35 to 1.37, a "|-" block: no final newline), so that on a
+// cluster kubeadm already pointed at the endpoint the patch changes nothing
+// and kube-proxy is not restarted.
 func kubeProxyKubeconfig(server string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -93,8 +97,7 @@ current-context: default
 users:
 - name: default
   user:
-    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
-`, server)
+    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token`, server)
 }
 
 // kubeProxyPatch is a merge patch for the kube-proxy ConfigMap: applying it

@@ -15,6 +15,7 @@ import (
 )
 
 const vip = `name: "prod"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0", routerID: 51}
 hosts: {
@@ -27,6 +28,7 @@ hosts: {
 `
 
 const haproxy = `name: "dc1"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.244.0.0/16"
 controlPlane: loadBalancer: keepalived: {vip: "192.168.10.50", interface: "ens192", routerID: 52, haproxy: port: 8443}
 etcd: topology: "external"
@@ -38,6 +40,7 @@ hosts: {
 `
 
 const externalLB = `name: "cloud"
+kubernetes: version: "1.35.0"
 network: podSubnet: "192.168.0.0/16"
 controlPlane: loadBalancer: external: endpoint: "k8s-api.cloud.example.com:6443"
 hosts: {
@@ -48,6 +51,7 @@ hosts: {
 `
 
 const ipv6 = `name: "v6"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "[2001:db8::100]:6443"
 hosts: {
@@ -57,6 +61,7 @@ hosts: {
 `
 
 const noWorkers = `name: "small"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: m0: {address: "10.0.0.10", roles: ["control-plane"]}
@@ -291,5 +296,16 @@ kind: Config
 				t.Errorf("second run: %d kubelet restarts in all, want 1 (not idempotent)", n)
 			}
 		})
+	}
+}
+
+// TestKubeProxyKubeconfigIsKubeadms: the kubeconfig the patch writes is the
+// one kubeadm 1.35-1.37 writes into the kube-proxy ConfigMap when it points
+// at the endpoint, to the byte (kubeadm's template is a "|-" block with no
+// final newline): applying the patch to such a cluster changes nothing.
+func TestKubeProxyKubeconfigIsKubeadms(t *testing.T) {
+	const kubeadms = "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: https://10.0.0.100:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n    namespace: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token"
+	if got := kubeProxyKubeconfig("https://10.0.0.100:6443"); got != kubeadms {
+		t.Errorf("kubeconfig.conf differs from kubeadm's:\n%q\nwant\n%q", got, kubeadms)
 	}
 }

@@ -14,6 +14,7 @@ import (
 )
 
 const stacked = `name: "prod"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0", routerID: 51}
 hosts: {
@@ -26,6 +27,7 @@ hosts: {
 `
 
 const cloud = `name: "cloud"
+kubernetes: version: "1.35.0"
 network: podSubnet: "192.168.0.0/16"
 controlPlane: loadBalancer: external: endpoint: "k8s-api.cloud.example.com:6443"
 etcd: run: "static-pod"
@@ -54,6 +56,7 @@ hosts: {
 `
 
 const single = `name: "one"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: m0: {address: "10.0.0.10", roles: ["control-plane"]}
@@ -170,8 +173,14 @@ func TestLegacyInitsEveryMasterSerially(t *testing.T) {
 	}
 }
 
-func TestStaticPodIgnoresManifestsDir(t *testing.T) {
-	const flag = "--ignore-preflight-errors=DirAvailable--etc-kubernetes-manifests"
+// TestStaticPodIgnoresPreplacedEtcdManifest: with etcd as a static pod,
+// etcd.yaml is in place before kubeadm runs, and kubeadm's check for it
+// (cmd/kubeadm/app/preflight/checks.go: FileAvailableCheck) must be
+// ignored by its exact name: kubeadm accepts unknown names silently, and
+// the DirAvailable--etc-kubernetes-manifests once written here does not
+// exist, so the first master stopped at preflight.
+func TestStaticPodIgnoresPreplacedEtcdManifest(t *testing.T) {
+	const flag = "--ignore-preflight-errors=FileAvailable--etc-kubernetes-manifests-etcd.yaml"
 	steps := Steps(testplan.Compile(t, cloud))
 	for _, name := range []string{StepInit, StepJoinCP} {
 		s := step(t, steps, name)
@@ -300,6 +309,7 @@ func TestDiagram(t *testing.T) {
 func bigSpec(n int) string {
 	var b strings.Builder
 	b.WriteString(`name: "big"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "lb.example.com:6443"
 hosts: {
@@ -367,6 +377,7 @@ func TestSmallClusterDrawsEveryWorker(t *testing.T) {
 
 func TestExternalLBNoteIPv6(t *testing.T) {
 	p := testplan.Compile(t, `name: "v6"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: external: endpoint: "[2001:db8::100]:6443"
 hosts: {
@@ -382,5 +393,26 @@ hosts: {
 	lb := step(t, steps, StepLoadBalancer).Note
 	if !strings.Contains(lb, "[2001:db8::10]:6443 only") {
 		t.Errorf("load balancer note %q does not name [2001:db8::10]:6443 only", lb)
+	}
+}
+
+// TestEtcdHealthCommandAPI: ETCDCTL_API=3 only for etcdctl before 3.4,
+// which defaulted to the v2 API; newer etcdctl warns about it.
+func TestEtcdHealthCommandAPI(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want bool
+	}{
+		{stacked, false},
+		{legacy, true},
+	} {
+		p := testplan.Compile(t, tc.spec)
+		cmd := EtcdHealthCommand(p)
+		if got := strings.HasPrefix(cmd, "ETCDCTL_API=3 "); got != tc.want {
+			t.Errorf("etcd %s: %q", p.Etcd.Version, cmd)
+		}
+		if !strings.Contains(cmd, "etcdctl --endpoints=") {
+			t.Errorf("etcd %s: %q runs no etcdctl", p.Etcd.Version, cmd)
+		}
 	}
 }

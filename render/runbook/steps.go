@@ -9,6 +9,7 @@ import (
 	"github.com/hagen/hagen/compiler/model"
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/bundle"
+	"github.com/hagen/hagen/render/etcd"
 	"github.com/hagen/hagen/render/kubeadm"
 	"github.com/hagen/hagen/render/kubeletetcd"
 	"github.com/hagen/hagen/render/repoint"
@@ -45,10 +46,10 @@ func Steps(p *model.Plan) []bundle.Step {
 		Note: "Copy hosts/<host>/ onto <host>:/ as root, keeping modes (e.g. rsync -a --chown=root:root hosts/<host>/ root@<host>:/).",
 	})
 
-	etcd := bundle.Step{Name: StepEtcd, Hosts: members,
+	startEtcd := bundle.Step{Name: StepEtcd, Hosts: members,
 		Note: "Start every member at about the same time: a new member waits for a quorum of its peers."}
 	if staticPod {
-		etcd.Commands = []string{
+		startEtcd.Commands = []string{
 			"mkdir -p " + dir(kubeletetcd.DropInLink),
 			"ln -sf " + kubeletetcd.DropIn + " " + kubeletetcd.DropInLink,
 			"systemctl daemon-reload",
@@ -56,9 +57,9 @@ func Steps(p *model.Plan) []bundle.Step {
 			"systemctl restart kubelet",
 		}
 	} else {
-		etcd.Commands = []string{"systemctl daemon-reload", "systemctl enable etcd", "systemctl start --no-block etcd"}
+		startEtcd.Commands = []string{"systemctl daemon-reload", "systemctl enable etcd", "systemctl start --no-block etcd"}
 	}
-	add(etcd)
+	add(startEtcd)
 	add(bundle.Step{Name: StepEtcdHealth, Hosts: members[:1],
 		Check: EtcdHealthCommand(p), Note: "Every member must report healthy before the control plane starts."})
 
@@ -81,7 +82,7 @@ func Steps(p *model.Plan) []bundle.Step {
 		// The standalone kubelet hands over to kubeadm's; the etcd
 		// containers keep running meanwhile.
 		initCmds = append(initCmds, "systemctl stop kubelet", "rm -f "+kubeletetcd.DropInLink, "systemctl daemon-reload")
-		ignore = append(ignore, "DirAvailable--etc-kubernetes-manifests")
+		ignore = append(ignore, kubeadm.FileAvailableCheck(etcd.ManifestPath))
 	}
 	if legacy {
 		add(bundle.Step{Name: StepInit, Hosts: cps, Serial: true,
@@ -100,7 +101,7 @@ func Steps(p *model.Plan) []bundle.Step {
 		var cmds, ign []string
 		if staticPod && p.Etcd.Topology == model.TopologyStacked {
 			cmds = append(cmds, "systemctl stop kubelet", "rm -f "+kubeletetcd.DropInLink, "systemctl daemon-reload")
-			ign = []string{"DirAvailable--etc-kubernetes-manifests"}
+			ign = []string{kubeadm.FileAvailableCheck(etcd.ManifestPath)}
 		}
 		add(bundle.Step{Name: StepJoinCP, Hosts: cps[1:], Serial: true,
 			Commands: append(cmds, kubeadmCommand("join", ign)),
@@ -138,7 +139,12 @@ func EtcdHealthCommand(p *model.Plan) string {
 		// etcdctl ships in the etcd image; the host may not have it.
 		return "crictl exec $(crictl ps -q --name etcd) etcdctl " + args
 	}
-	return "ETCDCTL_API=3 etcdctl " + args
+	if !p.Etcd.Version.AtLeast(3, 4) {
+		// etcdctl before 3.4 speaks the v2 API unless told otherwise;
+		// newer ones default to v3 and warn about the variable.
+		return "ETCDCTL_API=3 etcdctl " + args
+	}
+	return "etcdctl " + args
 }
 
 func names(hs []*model.Host) []string {

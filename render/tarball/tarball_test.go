@@ -20,6 +20,7 @@ import (
 )
 
 const spec = `name: "prod"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 pki: keyAlgorithm: "ECDSA-P256"
 controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0", routerID: 51, haproxy: port: 8443}

@@ -85,6 +85,7 @@ func replaceCmd(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 const validSpec = `name: "t"
+kubernetes: version: "1.35.0"
 network: podSubnet: "10.32.0.0/12"
 controlPlane: loadBalancer: keepalived: {vip: "10.0.0.100", interface: "eth0"}
 hosts: {
@@ -106,7 +107,7 @@ func TestExitCodes(t *testing.T) {
 		return p
 	}
 	ok := write("ok.cue", validSpec)
-	okYAML := write("ok.yaml", "name: t\nnetwork: {podSubnet: 10.32.0.0/12}\ncontrolPlane: {loadBalancer: {external: {endpoint: lb:6443}}}\nhosts: {m0: {address: 10.0.0.10, roles: [control-plane]}}\n")
+	okYAML := write("ok.yaml", "name: t\nkubernetes: {version: \"1.35.0\"}\nnetwork: {podSubnet: 10.32.0.0/12}\ncontrolPlane: {loadBalancer: {external: {endpoint: lb:6443}}}\nhosts: {m0: {address: 10.0.0.10, roles: [control-plane]}}\n")
 	bad := write("bad.cue", strings.Replace(validSpec, "10.0.0.11/24", "10.0.0.300/24", 1))
 	syntax := write("syntax.cue", "name: \"t\n")
 	missing := filepath.Join(dir, "missing.cue")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hagen/hagen/compiler"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -72,7 +73,7 @@ func (o starter) spec() string {
 	w("// A hagen cluster spec: edit it, then\n//\n//     hagen vet cluster.cue\n//     hagen render cluster.cue -o out/\n//\n")
 	w("// `hagen schema` prints every field with its default.\n\n")
 	w("// The cluster's name: a DNS label.\nname: \"example\"\n\n")
-	w("// The Kubernetes version selects the kubeadm configuration API.\nkubernetes: version: \"1.35.0\"\n\n")
+	w("// The Kubernetes version (required: it never changes behind your back).\n// It selects the kubeadm configuration API and the etcd version.\nkubernetes: version: %q\n\n", compiler.NewestRelease)
 	w("network: {\n\t// The pod network your CNI uses; it must not overlap the hosts' or\n\t// the service network (default 10.96.0.0/12).\n\tpodSubnet: \"10.32.0.0/12\"\n}\n\n")
 	w("controlPlane: loadBalancer: ")
 	switch o.lb {
