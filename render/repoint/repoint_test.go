@@ -84,6 +84,8 @@ var cases = []struct {
 	{"haproxy", haproxy, "https://192.168.10.50:8443"},
 	{"external", externalLB, "https://k8s-api.cloud.example.com:6443"},
 	{"ipv6", ipv6, "https://[2001:db8::100]:6443"},
+	// kubeadm 1.10: the kube-proxy script is written for kubectl 1.10.
+	{"legacy", strings.Replace(vip, `"1.35.0"`, `"1.10.13"`, 1), "https://10.0.0.100:6443"},
 }
 
 func TestKubeletScriptOnWorkersOnly(t *testing.T) {
@@ -307,5 +309,125 @@ func TestKubeProxyKubeconfigIsKubeadms(t *testing.T) {
 	const kubeadms = "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: https://10.0.0.100:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n    namespace: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token"
 	if got := kubeProxyKubeconfig("https://10.0.0.100:6443"); got != kubeadms {
 		t.Errorf("kubeconfig.conf differs from kubeadm's:\n%q\nwant\n%q", got, kubeadms)
+	}
+}
+
+// kubectlStub stands in for kubectl against a cluster whose state lives in
+// $STATE: the kube-proxy ConfigMap (its content and resourceVersion) and the
+// kube-proxy pods. It accepts only the invocations the scripts make, and
+// "patch --patch-file" and "rollout" only when $KUBECTL_NEW is set: kubectl
+// 1.10 has neither (pkg/kubectl/cmd/patch.go and rollout/ in v1.10.13), and
+// answers them with an error as this stub does.
+const kubectlStub = `#!/bin/sh
+set -eu
+s=$STATE
+if [ "$1 $2" != "-n kube-system" ]; then
+	echo "stub kubectl: want -n kube-system first: $*" >&2
+	exit 2
+fi
+shift 2
+patch() {
+	if [ "$1" != "$(cat "$s/cm")" ]; then
+		printf '%s' "$1" >"$s/cm"
+		echo $(($(cat "$s/rv") + 1)) >"$s/rv"
+	fi
+}
+restart() {
+	gen=$(($(cat "$s/gen") + 1))
+	echo "$gen" >"$s/gen"
+	echo "kube-proxy-$gen-a kube-proxy-$gen-b" >"$s/pods"
+	echo restart >>"$s/restarts"
+}
+case "$*" in
+"get configmap kube-proxy -o jsonpath={.metadata.resourceVersion}") cat "$s/rv" ;;
+"patch configmap kube-proxy --type merge -p "*) patch "$7" ;;
+"patch configmap kube-proxy --type merge --patch-file "*)
+	[ -n "${KUBECTL_NEW:-}" ] || { echo 'Error: unknown flag: --patch-file' >&2; exit 1; }
+	patch "$(cat "$7")" ;;
+"get pods -l k8s-app=kube-proxy -o jsonpath={.items[*].metadata.name}") cat "$s/pods" ;;
+"get pods -l k8s-app=kube-proxy -o jsonpath={range .items[*]}"*)
+	for p in $(cat "$s/pods"); do printf '%s=True ' "$p"; done ;;
+"get daemonset kube-proxy -o jsonpath={.status.desiredNumberScheduled}") echo 2 ;;
+"delete pods -l k8s-app=kube-proxy") restart ;;
+"rollout restart daemonset kube-proxy" | "rollout status daemonset kube-proxy --timeout=5m")
+	[ -n "${KUBECTL_NEW:-}" ] || { echo "Error: unknown command \"$2\" for \"kubectl rollout\"" >&2; exit 1; }
+	if [ "$2" = restart ]; then restart; fi ;;
+*)
+	echo "stub kubectl: unexpected: $*" >&2
+	exit 1 ;;
+esac
+`
+
+// TestKubeProxyScriptRuns runs the kube-proxy script twice against a stub
+// kubectl of the cluster's own era: a 1.10 cluster's script must make do
+// with what kubectl 1.10 has (no --patch-file, no rollout restart), and
+// both scripts restart kube-proxy on the first run only.
+func TestKubeProxyScriptRuns(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	for _, tc := range []struct {
+		name, version string
+		newKubectl    bool
+	}{
+		{"kubectl-1.10", "1.10.13", false},
+		{"kubectl-1.35", "1.35.0", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			state, bin, cluster := filepath.Join(dir, "state"), filepath.Join(dir, "bin"), filepath.Join(dir, "cluster")
+			for _, d := range []string{state, bin, cluster} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write := func(name, data string, mode os.FileMode) {
+				t.Helper()
+				if err := os.WriteFile(name, []byte(data), mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(filepath.Join(bin, "kubectl"), kubectlStub, 0o755)
+			write(filepath.Join(state, "cm"), "", 0o644)
+			write(filepath.Join(state, "rv"), "100\n", 0o644)
+			write(filepath.Join(state, "gen"), "0\n", 0o644)
+			write(filepath.Join(state, "pods"), "kube-proxy-x kube-proxy-y\n", 0o644)
+			src := strings.Replace(vip, `"1.35.0"`, `"`+tc.version+`"`, 1)
+			var script string
+			for _, f := range files(t, testplan.Compile(t, src)) {
+				if f.Host == "" {
+					write(filepath.Join(dir, f.Path), string(f.Data), 0o755)
+					if f.Path == KubeProxyApply {
+						script = filepath.Join(dir, f.Path)
+					}
+				}
+			}
+			restarts := func() int {
+				data, _ := os.ReadFile(filepath.Join(state, "restarts"))
+				return strings.Count(string(data), "restart")
+			}
+			run := func() {
+				t.Helper()
+				cmd := exec.Command("sh", script)
+				cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STATE="+state)
+				if tc.newKubectl {
+					cmd.Env = append(cmd.Env, "KUBECTL_NEW=1")
+				}
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("%s: %v\n%s", KubeProxyApply, err, out)
+				}
+			}
+			run()
+			if cm, _ := os.ReadFile(filepath.Join(state, "cm")); !strings.Contains(string(cm), "server: https://10.0.0.100:6443") {
+				t.Errorf("ConfigMap after the first run:\n%s", cm)
+			}
+			if n := restarts(); n != 1 {
+				t.Errorf("first run: %d kube-proxy restarts, want 1", n)
+			}
+			run()
+			if n := restarts(); n != 1 {
+				t.Errorf("second run: %d kube-proxy restarts in all, want 1 (not idempotent)", n)
+			}
+		})
 	}
 }

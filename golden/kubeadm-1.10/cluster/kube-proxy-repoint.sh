@@ -6,9 +6,36 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 before=$(kubectl -n kube-system get configmap kube-proxy -o jsonpath='{.metadata.resourceVersion}')
-kubectl -n kube-system patch configmap kube-proxy --type merge --patch-file "$here/kube-proxy-repoint.patch.yaml"
+kubectl -n kube-system patch configmap kube-proxy --type merge -p "$(cat "$here/kube-proxy-repoint.patch.yaml")"
 after=$(kubectl -n kube-system get configmap kube-proxy -o jsonpath='{.metadata.resourceVersion}')
-if [ "$before" != "$after" ]; then
-	kubectl -n kube-system rollout restart daemonset kube-proxy
-	kubectl -n kube-system rollout status daemonset kube-proxy --timeout=5m
+if [ "$before" = "$after" ]; then
+	exit 0
 fi
+old=$(kubectl -n kube-system get pods -l k8s-app=kube-proxy -o jsonpath='{.items[*].metadata.name}')
+kubectl -n kube-system delete pods -l k8s-app=kube-proxy
+# Done when none of the old pods is left and every node runs a ready one.
+tries=60
+while :; do
+	want=$(kubectl -n kube-system get daemonset kube-proxy -o jsonpath='{.status.desiredNumberScheduled}')
+	pods=$(kubectl -n kube-system get pods -l k8s-app=kube-proxy -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}')
+	gone=yes
+	ready=0
+	for pod in $pods; do
+		case " $old " in
+		*" ${pod%%=*} "*) gone=no ;;
+		esac
+		if [ "${pod#*=}" = True ]; then
+			ready=$((ready + 1))
+		fi
+	done
+	if [ "$gone" = yes ] && [ -n "$want" ] && [ "$ready" -ge "$want" ]; then
+		echo "kube-proxy restarted on $ready nodes"
+		exit 0
+	fi
+	tries=$((tries - 1))
+	if [ "$tries" -le 0 ]; then
+		echo "kube-proxy-repoint.sh: kube-proxy not ready on every node after 5 minutes ($ready of $want)" >&2
+		exit 1
+	fi
+	sleep 5
+done
