@@ -64,8 +64,14 @@ func Markdown(p *model.Plan, steps []bundle.Step) []byte {
 	if k := p.ControlPlane.Keepalived; k != nil && k.HAProxy != nil {
 		w(", %d (HAProxy) too", k.HAProxy.Port)
 	}
-	if k := p.ControlPlane.Keepalived; k != nil && !k.Unicast {
-		w("; VRRP multicast (protocol 112) between the control-plane hosts")
+	// Unicast VRRP is still IP protocol 112, not UDP or TCP: the case of
+	// clouds, whose security groups must allow it by protocol number.
+	if k := p.ControlPlane.Keepalived; k != nil {
+		if k.Unicast {
+			w("; VRRP (IP protocol 112, unicast between the control-plane hosts)")
+		} else {
+			w("; VRRP multicast (protocol 112) between the control-plane hosts")
+		}
 	}
 	w(".\n\n")
 

@@ -416,3 +416,33 @@ func TestEtcdHealthCommandAPI(t *testing.T) {
 		}
 	}
 }
+
+// portsLine returns the RUNBOOK's "Ports:" prerequisite.
+func portsLine(t *testing.T, src string) string {
+	t.Helper()
+	p := testplan.Compile(t, src)
+	for _, l := range strings.Split(string(Markdown(p, Steps(p))), "\n") {
+		if strings.HasPrefix(l, "- Ports: ") {
+			return l
+		}
+	}
+	t.Fatal("no Ports: line")
+	return ""
+}
+
+// TestPortsVRRP: VRRP is IP protocol 112 in unicast mode too, and unicast is
+// the mode for clouds, whose security groups must allow it by number.
+func TestPortsVRRP(t *testing.T) {
+	unicast := strings.Replace(stacked, "routerID: 51}", "routerID: 51, unicast: true}", 1)
+	for _, tc := range []struct{ name, src, want string }{
+		{"multicast", stacked, "VRRP multicast (protocol 112) between the control-plane hosts"},
+		{"unicast", unicast, "VRRP (IP protocol 112, unicast between the control-plane hosts)"},
+	} {
+		if got := portsLine(t, tc.src); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q lacks %q", tc.name, got, tc.want)
+		}
+	}
+	if got := portsLine(t, cloud); strings.Contains(got, "VRRP") {
+		t.Errorf("external load balancer: %q names VRRP", got)
+	}
+}
