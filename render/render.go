@@ -93,5 +93,6 @@ func Manifest(p *model.Plan, b *bundle.Bundle, steps []bundle.Step) *bundle.Mani
 		}
 		hosts[i] = bundle.HostInfo{Name: h.Name, Roles: roles, Address: h.Address.String()}
 	}
-	return bundle.NewManifest(p.Name, hosts, b, steps)
+	sw := bundle.Software{Kubernetes: p.Kubernetes.Version.String(), Etcd: p.Etcd.Version.String()}
+	return bundle.NewManifest(p.Name, sw, hosts, b, steps)
 }

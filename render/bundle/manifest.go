@@ -14,13 +14,26 @@ const ManifestVersion = 1
 // Manifest is MANIFEST.json: what a transport needs to lay the bundle onto
 // the hosts without reading the prose.
 type Manifest struct {
-	Version int                     `json:"version"`
-	Cluster string                  `json:"cluster"`
-	Hosts   map[string]ManifestHost `json:"hosts"`
+	Version int    `json:"version"`
+	Cluster string `json:"cluster"`
+	// Software is what the hosts must have installed before the steps
+	// run, at the versions the bundle was written for.
+	Software Software                `json:"software"`
+	Hosts    map[string]ManifestHost `json:"hosts"`
 	// Files are the bundle-level files (RUNBOOK.md, cluster/, ansible/),
 	// by their path in the bundle; MANIFEST.json does not list itself.
 	Files []ManifestEntry `json:"files"`
 	Steps []Step          `json:"steps"`
+}
+
+// Software names the versions the bundle's files were written for.
+type Software struct {
+	// Kubernetes is the version of kubeadm, the kubelet and kubectl on
+	// every host that runs them.
+	Kubernetes string `json:"kubernetes"`
+	// Etcd is the etcd version of every member (its binary under systemd,
+	// its image as a static pod).
+	Etcd string `json:"etcd"`
 }
 
 type ManifestHost struct {
@@ -59,8 +72,8 @@ type HostInfo struct {
 // NewManifest describes every host file of b (target path, mode, owner,
 // digest), the hosts with their roles, the bundle-level files and the
 // apply steps. MANIFEST.json does not list itself.
-func NewManifest(cluster string, hosts []HostInfo, b *Bundle, steps []Step) *Manifest {
-	m := &Manifest{Version: ManifestVersion, Cluster: cluster, Hosts: map[string]ManifestHost{}, Files: []ManifestEntry{}, Steps: steps}
+func NewManifest(cluster string, sw Software, hosts []HostInfo, b *Bundle, steps []Step) *Manifest {
+	m := &Manifest{Version: ManifestVersion, Cluster: cluster, Software: sw, Hosts: map[string]ManifestHost{}, Files: []ManifestEntry{}, Steps: steps}
 	for _, h := range hosts {
 		mh := ManifestHost{Roles: h.Roles, Address: h.Address, Files: []ManifestEntry{}}
 		for _, f := range b.HostFiles(h.Name) {
