@@ -92,6 +92,9 @@ func config(p *model.Plan, h *model.Host, hosts []*model.Host) string {
 	pf("\n")
 	pf("backend apiservers\n")
 	pf("    balance roundrobin\n")
+	// "http-check connect" and "http-check send" arrived in HAProxy 2.2;
+	// older ones refuse the file. The RUNBOOK asks for 2.2 or newer.
+	pf("    # http-check connect/send: HAProxy 2.2 or newer.\n")
 	pf("    option httpchk\n")
 	pf("    http-check connect ssl\n")
 	pf("    http-check send meth GET uri /healthz\n")

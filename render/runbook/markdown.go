@@ -49,32 +49,7 @@ func Markdown(p *model.Plan, steps []bundle.Step) []byte {
 	w("\n## Topology\n\n```mermaid\n%s```\n\n", Diagram(p))
 
 	w("## Before you start\n\n")
-	w("- On every host: a container runtime (containerd), and kubeadm, kubelet and kubectl %s.\n", p.Kubernetes.Version)
-	if p.Etcd.Run == model.RunSystemd {
-		w("- On every etcd member: etcd and etcdctl %s in /usr/local/bin.\n", p.Etcd.Version)
-	}
-	if k := p.ControlPlane.Keepalived; k != nil {
-		pkgs := "keepalived and curl"
-		if k.HAProxy != nil {
-			pkgs = "keepalived, haproxy and curl"
-		}
-		w("- On every control-plane host: %s; interface %s carries the VIP %s.\n", pkgs, k.Interface, k.VIP)
-	}
-	w("- Ports: 2379-2380 between etcd members and from the control plane to etcd; %d to every control-plane host", p.ControlPlane.Port)
-	if k := p.ControlPlane.Keepalived; k != nil && k.HAProxy != nil {
-		w(", %d (HAProxy) too", k.HAProxy.Port)
-	}
-	// Unicast VRRP is still IP protocol 112, not UDP or TCP: the case of
-	// clouds, whose security groups must allow it by protocol number.
-	if k := p.ControlPlane.Keepalived; k != nil {
-		if k.Unicast {
-			w("; VRRP (IP protocol 112, unicast between the control-plane hosts)")
-		} else {
-			w("; VRRP multicast (protocol 112) between the control-plane hosts")
-		}
-	}
-	w(".\n\n")
-
+	prerequisites(&b, p)
 	w("## Steps\n\n")
 	for i, s := range steps {
 		w("### %d. %s\n\n", i+1, s.Name)
@@ -107,6 +82,85 @@ func Markdown(p *model.Plan, steps []bundle.Step) []byte {
 	w("kube-apiserver likewise on each master (its static pod) for a new %s. Static pods do not notice new files by themselves.\n\n", pki.APIServerEtcdClient)
 	w("**The CAs** are never regenerated: keep the secrets file safe. A CA near expiry is a warning at every render.\n")
 	return []byte(b.String())
+}
+
+// prerequisites writes what each kind of host needs installed before step 1:
+// the container runtime once for every role that runs one, then one line
+// per role (roles are exclusive) and one for the etcd members.
+func prerequisites(b *strings.Builder, p *model.Plan) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	v := p.Kubernetes.Version
+	runtime := "a container runtime (containerd)"
+	if p.Kubernetes.KubeadmAPI == model.KubeadmV1Alpha1 {
+		// kubeadm 1.9/1.10 defaults criSocket to dockershim, and its init
+		// preflight requires the docker service active whatever the
+		// socket (cmd/kubeadm/app/preflight/checks.go: "assume docker").
+		// The versions are its SystemVerification's docker validator's
+		// (test/e2e_node/system/types_unix.go and docker_validator.go in
+		// v1.10.13): 1.11-1.13 and 17.03 pass, newer "-ce" releases up to
+		// 18.06 warn, 18.09 and later fail.
+		runtime = fmt.Sprintf("Docker 1.11 to 1.13 or 17.03 (kubeadm %d.%d's preflight validates these; 17.06 to 18.06 pass with a warning, 18.09 and later fail), enabled and running, its cgroup driver the kubelet's --cgroup-driver", v.Major, v.Minor)
+	}
+	// A dedicated etcd host runs no kubeadm: with etcd as a systemd unit it
+	// needs nothing of Kubernetes; as a static pod it needs the kubelet
+	// (standalone, render/kubeletetcd) and a runtime under it.
+	dedicated := len(p.HostsWith(model.RoleEtcd)) > 0
+	workers := len(p.HostsWith(model.RoleWorker)) > 0
+	who := []string{"control-plane host"}
+	if workers {
+		who = append(who, "worker")
+	}
+	if dedicated && p.Etcd.Run == model.RunStaticPod {
+		who = append(who, "dedicated etcd host")
+	}
+	w("- On every %s: %s.\n", andList(who), runtime)
+	w("- On every control-plane host: kubeadm, kubelet and kubectl %s.\n", v)
+	if workers {
+		w("- On every worker: kubeadm and kubelet %s.\n", v)
+	}
+	if dedicated {
+		if p.Etcd.Run == model.RunStaticPod {
+			w("- On every dedicated etcd host: kubelet %s, which runs the etcd static pod standalone; no kubeadm or kubectl.\n", v)
+		} else {
+			w("- On every dedicated etcd host: no container runtime, kubeadm, kubelet or kubectl; etcd runs as a systemd unit.\n")
+		}
+	}
+	if p.Etcd.Run == model.RunSystemd {
+		w("- On every etcd member: etcd and etcdctl %s in /usr/local/bin.\n", p.Etcd.Version)
+	} else {
+		w("- On every etcd member: crictl (the health check runs the etcd container's etcdctl).\n")
+	}
+	if k := p.ControlPlane.Keepalived; k != nil {
+		pkgs := "keepalived and curl"
+		if k.HAProxy != nil {
+			// haproxy.cfg's health check uses "http-check connect", new in
+			// HAProxy 2.2.
+			pkgs = "keepalived, HAProxy 2.2 or newer, and curl"
+		}
+		w("- On every control-plane host: %s; interface %s carries the VIP %s.\n", pkgs, k.Interface, k.VIP)
+	}
+	w("- Ports: 2379-2380 between etcd members and from the control plane to etcd; %d to every control-plane host", p.ControlPlane.Port)
+	if k := p.ControlPlane.Keepalived; k != nil && k.HAProxy != nil {
+		w(", %d (HAProxy) too", k.HAProxy.Port)
+	}
+	// Unicast VRRP is still IP protocol 112, not UDP or TCP: the case of
+	// clouds, whose security groups must allow it by protocol number.
+	if k := p.ControlPlane.Keepalived; k != nil {
+		if k.Unicast {
+			w("; VRRP (IP protocol 112, unicast between the control-plane hosts)")
+		} else {
+			w("; VRRP multicast (protocol 112) between the control-plane hosts")
+		}
+	}
+	w(".\n\n")
+}
+
+// andList joins words as English does: "a", "a and b", "a, b and c".
+func andList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // Diagram is a Mermaid flowchart of the cluster: zones, hosts, the

@@ -446,3 +446,86 @@ func TestPortsVRRP(t *testing.T) {
 		t.Errorf("external load balancer: %q names VRRP", got)
 	}
 }
+
+// beforeYouStart returns the RUNBOOK's "Before you start" lines.
+func beforeYouStart(t *testing.T, src string) []string {
+	t.Helper()
+	p := testplan.Compile(t, src)
+	md := string(Markdown(p, Steps(p)))
+	_, rest, ok := strings.Cut(md, "## Before you start\n\n")
+	section, _, ok2 := strings.Cut(rest, "\n\n")
+	if !ok || !ok2 {
+		t.Fatalf("no Before you start section in\n%s", md)
+	}
+	return strings.Split(section, "\n")
+}
+
+// TestBeforeYouStart: each kind of host is told what it needs and nothing
+// more. kubeadm 1.9/1.10 validate Docker (dockershim is their default CRI
+// socket and their init preflight requires the docker service), so their
+// clusters ask for Docker, not containerd. A dedicated etcd host runs no
+// kubeadm; it needs a kubelet (and a runtime) only to run etcd as a static
+// pod. HAProxy's health check needs 2.2 or newer.
+func TestBeforeYouStart(t *testing.T) {
+	staticPod := testplan.ExternalEtcd + `etcd: run: "static-pod"` + "\n"
+	for _, tc := range []struct {
+		name, src string
+		// want: for each line prefix, phrases the line must hold; a
+		// phrase starting with "!" must not be there.
+		want map[string][]string
+	}{
+		{"legacy", legacy, map[string][]string{
+			"- On every control-plane host and worker: Docker": {"Docker 1.11 to 1.13 or 17.03", "kubeadm 1.10's preflight", "!containerd"},
+			"- On every control-plane host: kubeadm":           {"kubeadm, kubelet and kubectl 1.10.13"},
+			"- On every worker:":                               {"kubeadm and kubelet 1.10.13", "!kubectl"},
+			"- On every etcd member:":                          {"etcd and etcdctl 3.1.12"},
+		}},
+		{"stacked", stacked, map[string][]string{
+			"- On every control-plane host and worker:": {"a container runtime (containerd)"},
+			"- On every control-plane host: kubeadm":    {"kubeadm, kubelet and kubectl 1.35.0"},
+			"- On every worker:":                        {"kubeadm and kubelet 1.35.0", "!kubectl"},
+			"- On every control-plane host: keepalived": {"keepalived and curl", "!HAProxy"},
+		}},
+		{"external etcd, systemd", testplan.ExternalEtcd, map[string][]string{
+			"- On every control-plane host and worker:": {"containerd"},
+			"- On every dedicated etcd host:":           {"no container runtime, kubeadm, kubelet or kubectl"},
+			"- On every etcd member:":                   {"etcd and etcdctl"},
+			"- On every control-plane host: keepalived": {"HAProxy 2.2 or newer"},
+		}},
+		{"external etcd, static pod", staticPod, map[string][]string{
+			"- On every control-plane host, worker and dedicated etcd host:": {"containerd"},
+			"- On every dedicated etcd host:":                                {"kubelet 1.35.0", "no kubeadm or kubectl"},
+			"- On every etcd member:":                                        {"crictl", "!/usr/local/bin"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lines := beforeYouStart(t, tc.src)
+			for prefix, phrases := range tc.want {
+				var line string
+				for _, l := range lines {
+					if strings.HasPrefix(l, prefix) {
+						line = l
+					}
+				}
+				if line == "" {
+					t.Errorf("no line %q in\n%s", prefix, strings.Join(lines, "\n"))
+					continue
+				}
+				for _, ph := range phrases {
+					if not, ok := strings.CutPrefix(ph, "!"); ok {
+						if strings.Contains(line, not) {
+							t.Errorf("%q holds %q", line, not)
+						}
+					} else if !strings.Contains(line, ph) {
+						t.Errorf("%q lacks %q", line, ph)
+					}
+				}
+			}
+			for _, l := range lines {
+				if strings.HasPrefix(l, "- On every host:") {
+					t.Errorf("one line for every host: %q", l)
+				}
+			}
+		})
+	}
+}
