@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hagen/hagen/compiler/model"
 	"github.com/hagen/hagen/pki"
@@ -73,15 +74,102 @@ func Markdown(p *model.Plan, steps []bundle.Step) []byte {
 	w("## Later\n\n")
 	w("**A new bootstrap token.** The token in kubeadm.yaml lives %s after `kubeadm init`. To join a host later, mint one on a master and use it in place of the file's token:\n\n", kubeadm.TokenTTL)
 	w("```sh\nkubeadm token create --ttl %s\n```\n\n", kubeadm.TokenTTL)
-	w("**Certificate renewal.** Re-render before certificates expire (`hagen certs` lists them): hagen re-issues leaves within their renewal window and says which on stderr. Copy the new files, then restart what reads them: ")
+	w("**Certificate renewal.** Re-render before hagen's certificates expire (`hagen certs` lists them): hagen re-issues leaves within their renewal window and says which on stderr. Copy the new files, then restart what reads them: ")
 	if p.Etcd.Run == model.RunSystemd {
 		w("`systemctl restart etcd` on each etcd member, one at a time, checking health between members; ")
 	} else {
 		w("the etcd static pod on each member, one at a time (move /etc/kubernetes/manifests/etcd.yaml out, wait for the container to stop, move it back); ")
 	}
 	w("kube-apiserver likewise on each master (its static pod) for a new %s. Static pods do not notice new files by themselves.\n\n", pki.APIServerEtcdClient)
+	kubeadmRenewal(&b, p)
 	w("**The CAs** are never regenerated: keep the secrets file safe. A CA near expiry is a warning at every render.\n")
 	return []byte(b.String())
+}
+
+// kubeadmRenewal writes how to renew the certificates kubeadm issues on
+// the masters: they are not in the secrets file, so a re-render does not
+// renew them, and they expire after certValidity (v1beta4) or kubeadm's
+// default year (v1beta3, v1alpha1).
+func kubeadmRenewal(b *strings.Builder, p *model.Plan) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	api := p.Kubernetes.KubeadmAPI
+	legacy := api == model.KubeadmV1Alpha1
+	validity := "a year, kubeadm's default (its " + api + " configuration cannot change it)"
+	if api == model.KubeadmV1Beta4 {
+		validity = fmt.Sprintf("pki.certValidity, %s (hagen sets kubeadm's certificateValidityPeriod)", hours(p.PKI.CertValidity))
+	}
+	kubeconfigs, after := "admin.conf, controller-manager.conf and scheduler.conf", "init or join"
+	switch {
+	case legacy:
+		kubeconfigs, after = "admin.conf, kubelet.conf, controller-manager.conf and scheduler.conf", "init"
+	case p.Kubernetes.Version.AtLeast(1, 29):
+		kubeconfigs = fmt.Sprintf("admin.conf, super-admin.conf (on %s only), controller-manager.conf and scheduler.conf", p.ControlPlane.Init().Name)
+	}
+	w("**The certificates kubeadm issues** on every master are not in the secrets file, and re-rendering does not renew them: the apiserver's serving certificate, apiserver-kubelet-client, front-proxy-client, and the client certificates in the kubeconfigs %s in /etc/kubernetes. They are valid for %s from the master's kubeadm %s.", kubeconfigs, validity, after)
+	if legacy {
+		// kubeadm 1.10 has no "certs renew" or "check-expiration"; its
+		// "alpha phase certs" and "alpha phase kubeconfig" write only
+		// missing files (cmd/kubeadm/app/phases/certs/certs.go:
+		// writeCertificateFilesIfNotExist; phases/kubeconfig:
+		// createKubeConfigFileIfNotExists), so the old files go aside
+		// first. A master's kubelet.conf embeds its client certificate,
+		// which the kubelet does not rotate; a worker's kubelet rotates
+		// its own (--rotate-certificates in kubeadm's drop-in).
+		w(" A worker's kubelet rotates its own client certificate; a master's, embedded in kubelet.conf, does not. kubeadm %d.%d has no `certs renew`, and its phases write only missing files. Before the certificates expire (`openssl x509 -noout -enddate -in /etc/kubernetes/pki/apiserver.crt`), on each master, one at a time: move the old files aside, let the phases write new ones, restart the kubelet, then restart each control-plane static pod, waiting for it to stop and come back healthy:\n\n", p.Kubernetes.Version.Major, p.Kubernetes.Version.Minor)
+		w("```sh\nmkdir -p /etc/kubernetes/expired\n")
+		w("cd /etc/kubernetes && mv pki/apiserver.crt pki/apiserver.key pki/apiserver-kubelet-client.crt pki/apiserver-kubelet-client.key pki/front-proxy-client.crt pki/front-proxy-client.key admin.conf kubelet.conf controller-manager.conf scheduler.conf expired/\n")
+		for _, c := range []string{"apiserver", "apiserver-kubelet-client", "front-proxy-client"} {
+			w("kubeadm alpha phase certs %s --config %s\n", c, kubeadm.ConfigPath)
+		}
+		w("kubeadm alpha phase kubeconfig all --config %s\n", kubeadm.ConfigPath)
+		w("systemctl restart kubelet\n%s```\n\n", restartStaticPods(p))
+	} else {
+		// "kubeadm certs renew" reads the cluster's configuration through
+		// admin.conf; with external etcd (always, with hagen) it leaves
+		// the etcd certificates alone (phases/certs/renewal/manager.go:
+		// GetCertsWithoutEtcd).
+		w(" The kubelet's client certificate rotates by itself. Before the others expire, while admin.conf still works (kubeadm reads the cluster's configuration with it), on each master, one at a time: renew them, then restart each control-plane static pod, waiting for it to stop and come back healthy:\n\n")
+		w("```sh\nkubeadm certs check-expiration\nkubeadm certs renew all\n%s```\n\n", restartStaticPods(p))
+	}
+	w("Then copy the new /etc/kubernetes/admin.conf to wherever you use it (e.g. ~/.kube/config): the old one's certificate expires on schedule.\n\n")
+}
+
+// restartStaticPods restarts a master's control-plane static pods one at a
+// time: static pods read certificates only when they
+// start, and the kubelet stops a static pod whose manifest leaves its
+// directory and starts it again when the manifest is back. Each component
+// must be gone before its manifest returns and healthy before the next
+// goes. kubeadm binds the controller-manager and the scheduler to
+// 127.0.0.1; 1.10's serve plain HTTP on their old ports and run on Docker.
+func restartStaticPods(p *model.Plan) string {
+	running := `crictl ps -q --name "$c"`
+	apiserver := fmt.Sprintf("https://127.0.0.1:%d/readyz", p.ControlPlane.Port)
+	cm, sched := "https://127.0.0.1:10257/healthz", "https://127.0.0.1:10259/healthz"
+	if p.Kubernetes.KubeadmAPI == model.KubeadmV1Alpha1 {
+		running = `docker ps -q --filter "name=k8s_${c}_"`
+		apiserver = fmt.Sprintf("https://127.0.0.1:%d/healthz", p.ControlPlane.Port)
+		cm, sched = "http://127.0.0.1:10252/healthz", "http://127.0.0.1:10251/healthz"
+	}
+	return fmt.Sprintf(`for c in kube-apiserver kube-controller-manager kube-scheduler; do
+	mv "/etc/kubernetes/manifests/$c.yaml" /etc/kubernetes/
+	while [ -n "$(%s)" ]; do sleep 2; done
+	mv "/etc/kubernetes/$c.yaml" /etc/kubernetes/manifests/
+	case $c in
+	kube-apiserver) url=%s ;;
+	kube-controller-manager) url=%s ;;
+	kube-scheduler) url=%s ;;
+	esac
+	until curl -ksf -o /dev/null "$url"; do sleep 2; done
+done
+`, running, apiserver, cm, sched)
+}
+
+// hours formats a duration the way the spec spells it, e.g. "8760h".
+func hours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
 }
 
 // prerequisites writes what each kind of host needs installed before step 1:

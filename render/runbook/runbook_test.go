@@ -2,6 +2,8 @@ package runbook
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"reflect"
 	"regexp"
 	"strings"
@@ -525,6 +527,76 @@ func TestBeforeYouStart(t *testing.T) {
 				if strings.HasPrefix(l, "- On every host:") {
 					t.Errorf("one line for every host: %q", l)
 				}
+			}
+		})
+	}
+}
+
+// kubeadmRenewalSection returns the RUNBOOK's paragraph on the certificates
+// kubeadm issues, and its shell block.
+func kubeadmRenewalSection(t *testing.T, src string) (text, script string) {
+	t.Helper()
+	p := testplan.Compile(t, src)
+	md := string(Markdown(p, Steps(p)))
+	_, rest, ok := strings.Cut(md, "**The certificates kubeadm issues**")
+	if !ok {
+		t.Fatalf("no renewal of kubeadm's certificates in\n%s", md)
+	}
+	text, rest, _ = strings.Cut(rest, "```sh\n")
+	script, _, ok = strings.Cut(rest, "```\n")
+	if !ok {
+		t.Fatalf("no shell block after%s", text)
+	}
+	return text, script
+}
+
+// TestKubeadmCertRenewal: the certificates kubeadm issues (not hagen's)
+// expire too; the RUNBOOK says how each kubeadm renews them and restarts
+// the static pods that read them, and the commands pass shellcheck.
+func TestKubeadmCertRenewal(t *testing.T) {
+	v1beta3 := strings.Replace(stacked, `"1.35.0"`, `"1.30.14"`, 1)
+	for _, tc := range []struct {
+		name, src        string
+		text, script, no []string
+	}{
+		{"v1beta4", stacked,
+			[]string{"apiserver-kubelet-client", "front-proxy-client", "super-admin.conf (on m0 only)", "pki.certValidity, 8760h", "rotates by itself"},
+			[]string{"kubeadm certs check-expiration\n", "kubeadm certs renew all\n", `mv "/etc/kubernetes/manifests/$c.yaml" /etc/kubernetes/`, "crictl ps", "https://127.0.0.1:6443/readyz", "127.0.0.1:10257", "127.0.0.1:10259"},
+			[]string{"alpha phase"}},
+		{"v1beta3", v1beta3,
+			[]string{"a year, kubeadm's default", "super-admin.conf"},
+			[]string{"kubeadm certs renew all\n", `mv "/etc/kubernetes/manifests/$c.yaml" /etc/kubernetes/`},
+			[]string{"certValidity"}},
+		{"v1alpha1", legacy,
+			[]string{"kubeadm 1.10 has no `certs renew`", "kubelet.conf", "a year"},
+			[]string{"kubeadm alpha phase certs apiserver --config " + kubeadm.ConfigPath, "kubeadm alpha phase certs front-proxy-client", "kubeadm alpha phase kubeconfig all", "systemctl restart kubelet", "docker ps", "127.0.0.1:10252"},
+			[]string{"kubeadm certs", "crictl", "super-admin"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text, script := kubeadmRenewalSection(t, tc.src)
+			for _, want := range tc.text {
+				if !strings.Contains(text, want) {
+					t.Errorf("text lacks %q:\n%s", want, text)
+				}
+			}
+			for _, want := range tc.script {
+				if !strings.Contains(script, want) {
+					t.Errorf("commands lack %q:\n%s", want, script)
+				}
+			}
+			for _, not := range tc.no {
+				if strings.Contains(text+script, not) {
+					t.Errorf("section holds %q:\n%s%s", not, text, script)
+				}
+			}
+			const shellcheck = "/usr/bin/shellcheck"
+			if _, err := os.Stat(shellcheck); err != nil {
+				return
+			}
+			cmd := exec.Command(shellcheck, "-s", "sh", "-")
+			cmd.Stdin = strings.NewReader(script)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("shellcheck: %v\n%s\n%s", err, out, script)
 			}
 		})
 	}
