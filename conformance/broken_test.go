@@ -212,6 +212,28 @@ func TestBrokenKubeadmField(t *testing.T) {
 	}
 }
 
+// TestBrokenKubeadmSkew: the kubeadm that checks a configuration must be
+// of its own minor or the next. kubeadm 1.37 refuses v1beta3 outright (the
+// API a 1.22-1.30 bundle carries), and refuses to deploy a control plane
+// two minors older than itself: kubeadmFor never pairs them.
+func TestBrokenKubeadmSkew(t *testing.T) {
+	newest := toolAt(t, filepath.Join(os.Getenv(toolsEnv), "kubeadm-1.37"))
+	old := caseNamed(t, "stacked-k8s-1.30-v1beta3")
+	mustPass(t, "v1beta3 with kubeadm 1.30", checkKubeadmValidate(kubeadmFor(t, old.plan), old.path(old.files(kubeadmYAML)[0])))
+	mustFail(t, "v1beta3 with kubeadm 1.37", checkKubeadmValidate(newest, old.path(old.files(kubeadmYAML)[0])),
+		"old API spec", "kubeadm.k8s.io/v1beta3")
+	f := caseNamed(t, "stacked-k8s-1.35")
+	cfg, err := initConfig(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.plan.ControlPlane.Hosts[0]
+	pkiDir := f.hostPath(h.Name, "/etc/kubernetes/pki")
+	mustPass(t, "1.35 certificates with kubeadm 1.35", checkKubeadmCerts(kubeadmFor(t, f.plan), cfg, h, pkiDir, false, nil))
+	mustFail(t, "1.35 certificates with kubeadm 1.37", checkKubeadmCerts(newest, cfg, h, pkiDir, false, nil),
+		"control plane version")
+}
+
 func TestBrokenV1Alpha1(t *testing.T) {
 	f := caseNamed(t, "example-kubeadm-1.10")
 	s := kubeadm110Schema(t)
