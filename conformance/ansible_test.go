@@ -85,3 +85,23 @@ func TestAnsibleCopy(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestAnsibleOperatorActions runs one operator action's play locally: with
+// no terminal to type at, the play must stop there rather than go on as if
+// the load balancer or the CNI were in place; with
+// -e hagen_operator_confirmed=true it goes on.
+func TestAnsibleOperatorActions(t *testing.T) {
+	f := caseNamed(t, "example-cloud-lb")
+	playbook := tool(t, "ansible-playbook")
+	dir := filepath.Join(f.dir, "ansible")
+	args := []string{"-i", "inventory.yml", "site.yml", "--tags", "install-cni", "-c", "local"}
+	out, err := run(2*time.Minute, dir, ansibleEnv(), playbook, args...)
+	if err == nil {
+		t.Errorf("install-cni went on without the operator:\n%s", out)
+	} else if !strings.Contains(out, "hagen_operator_confirmed=true") {
+		t.Errorf("install-cni stopped without saying how to confirm:\n%s", out)
+	}
+	if _, err := run(2*time.Minute, dir, ansibleEnv(), playbook, append(args, "-e", "hagen_operator_confirmed=true")...); err != nil {
+		t.Errorf("confirmed beforehand: %v", err)
+	}
+}

@@ -86,17 +86,24 @@ type play struct {
 	Tasks       []task   `yaml:"tasks"`
 }
 
-// playbook copies files, then runs every step. Steps without hosts are
-// notes for the operator (a load balancer to configure): they print.
+// ConfirmedVar, set true (-e hagen_operator_confirmed=true), skips the
+// pauses at the operator actions.
+const ConfirmedVar = "hagen_operator_confirmed"
+
+// confirmWord is what the operator types at a pause to say the action is
+// done.
+const confirmWord = "done"
+
+// playbook copies files, then runs every step. Steps without hosts or
+// commands are actions for the operator (configure a load balancer,
+// install the CNI): the play waits for them.
 func playbook(p *model.Plan, steps []bundle.Step) ([]byte, error) {
 	var plays []play
 	pattern := hostPattern(p)
 	for _, s := range steps {
 		if len(s.Hosts) == 0 || len(s.Commands) == 0 && s.Check == "" && s.Name != "copy-files" {
 			if s.Note != "" {
-				plays = append(plays, play{Name: s.Name, Hosts: "localhost", Tags: []string{"steps", s.Name}, Tasks: []task{{
-					"name": "Operator action", "ansible.builtin.debug": map[string]string{"msg": s.Note},
-				}}})
+				plays = append(plays, play{Name: s.Name, Hosts: "localhost", Tags: []string{"steps", s.Name}, Tasks: operatorTasks(s)})
 			}
 			continue
 		}
@@ -129,7 +136,41 @@ func playbook(p *model.Plan, steps []bundle.Step) ([]byte, error) {
 	return marshal("Applies the bundle of cluster "+p.Name+" in RUNBOOK order:\n"+
 		"#   ansible-playbook -i inventory.yml site.yml\n"+
 		"# --tags copy only lays the files down; -e hagen_root=DIR lays them under DIR\n"+
-		"# (an image being built, a test).", plays)
+		"# (an image being built, a test).\n"+
+		"# At each operator action (a load balancer to configure, the CNI to install)\n"+
+		"# the play pauses until you type \""+confirmWord+"\"; without a terminal it stops there.\n"+
+		"# -e "+ConfirmedVar+"=true skips the pauses: pass it only when every\n"+
+		"# operator action is done, or taken care of by other means, in time.", plays)
+}
+
+// operatorTasks wait for the operator to do what s says. ansible's pause
+// does not wait without a terminal (it warns and goes on), so the
+// operator must type a word: a run without one stops at the assertion
+// instead of going on as if the action were done.
+func operatorTasks(s bundle.Step) []task {
+	confirmed := ConfirmedVar + " | default(false) | bool"
+	return []task{
+		{
+			"name":                  "Wait for the operator",
+			"ansible.builtin.pause": map[string]string{"prompt": s.Note + "\n\nType " + confirmWord + " and press Enter when it is done (Ctrl+C, then A, aborts)"},
+			"register":              "hagen_operator",
+			"when":                  "not (" + confirmed + ")",
+		},
+		{
+			"name": "The operator confirmed",
+			"ansible.builtin.assert": map[string]any{
+				"that":     "hagen_operator.user_input | trim | lower == '" + confirmWord + "'",
+				"fail_msg": s.Name + " is not confirmed. Run the playbook from a terminal and type " + confirmWord + " once it is done, or pass -e " + ConfirmedVar + "=true when every operator action is taken care of.",
+				"quiet":    true,
+			},
+			"when": "not (" + confirmed + ")",
+		},
+		{
+			"name":                  "Confirmed beforehand with " + ConfirmedVar,
+			"ansible.builtin.debug": map[string]string{"msg": s.Note},
+			"when":                  confirmed,
+		},
+	}
 }
 
 // hostPattern names a step's hosts by inventory group where they are a
