@@ -250,6 +250,35 @@ func (c *checker) pki(s *spec, pl *model.Plan) {
 		c.errorf(p("pki", "certValidity"), "%s outlives pki.caValidity %s: a certificate cannot be valid longer than its CA", s.PKI.CertValidity, s.PKI.CAValidity)
 	}
 	pl.PKI.CAValidity, pl.PKI.CertValidity = ca, cert
+	c.kubeadmKeys(pl)
+}
+
+// kubeadmKeys checks pki.keyAlgorithm against what kubeadm can do with it.
+// kubeadm issues certificates of its own on the masters (the apiserver's,
+// apiserver-kubelet-client, front-proxy-client, the kubeconfigs' client
+// certificates), and only v1beta4's encryptionAlgorithm tells it the key
+// type: kubeadm 1.22-1.30 read v1beta3, which converts to RSA-2048
+// (cmd/kubeadm/app/apis/kubeadm/v1beta3/conversion.go), and kubeadm
+// 1.9/1.10 generate RSA-2048 and load only RSA keys, the CAs' and the
+// service account's included (phases/certs/pkiutil in v1.10.13:
+// TryLoadKeyFromDisk, "isn't in RSA format"). The problem is reported at
+// pki.keyAlgorithm where the user wrote it, else at kubernetes.version.
+func (c *checker) kubeadmKeys(pl *model.Plan) {
+	alg, api, v := pl.PKI.KeyAlgorithm, pl.Kubernetes.KubeadmAPI, pl.Kubernetes.Version
+	if alg == model.RSA2048 || api == "" || api == model.KubeadmV1Beta4 {
+		return
+	}
+	at := p("pki", "keyAlgorithm")
+	if _, given := c.pos[at.String()]; !given {
+		at = p("kubernetes", "version")
+	}
+	ecdsa := strings.HasPrefix(string(alg), "ECDSA")
+	switch {
+	case api == model.KubeadmV1Alpha1 && ecdsa:
+		c.errorf(at, "%s: kubeadm %d.%d loads only RSA keys, and hagen's CAs and service-account key would be %s; use RSA-2048 (or RSA-3072, RSA-4096) or Kubernetes 1.31 or newer", alg, v.Major, v.Minor, alg)
+	default:
+		c.warnf(at, "%s: kubeadm %d.%d (%s) cannot be told a key type, so the certificates it issues (apiserver, apiserver-kubelet-client, front-proxy-client, the kubeconfigs' client certificates) are RSA-2048; hagen's CAs and etcd certificates are %s. Kubernetes 1.31 or newer (v1beta4's encryptionAlgorithm) keeps one key type throughout", alg, v.Major, v.Minor, api, alg)
+	}
 }
 
 func (c *checker) duration(at Path, s string) time.Duration {

@@ -356,6 +356,10 @@ hosts: e1: {address: "10.0.0.31", roles: ["etcd"]}
 		{name: "discovery not a URL", src: edit(base, `"1.35.0"`, `"1.30.0"`) + `etcd: discovery: "discovery.etcd.io/abc"` + "\n",
 			path: "etcd.discovery", at: "discovery", msg: "is not an http(s) discovery URL"},
 
+		// kubeadm 1.9/1.10 load only RSA keys: init cannot read ECDSA CAs.
+		{name: "ECDSA with kubeadm 1.10", src: edit(base, `"1.35.0"`, `"1.10.13"`, `pki: caValidity: "87600h"`, `pki: {caValidity: "87600h", keyAlgorithm: "ECDSA-P256"}`),
+			path: "pki.keyAlgorithm", at: "ECDSA-P256", msg: "ECDSA-P256: kubeadm 1.10 loads only RSA keys"},
+
 		// A per-host etcd dataDir only on a member.
 		{name: "etcd dataDir on a worker", src: edit(base, `roles: ["worker"]}`, `roles: ["worker"], etcd: dataDir: "/data/etcd"}`),
 			path: "hosts.w0.etcd", at: "w0:", msg: "host w0 is not an etcd member"},
@@ -427,6 +431,29 @@ hosts: e2: {address: "10.0.0.32", roles: ["etcd"], zone: "y"}
 		{name: "the seed guides' kubeadm 1.10",
 			src:  edit(base, `"1.35.0"`, `"1.10.13"`),
 			want: []string{"kubernetes.version|1.10.13|Kubernetes 1.10.13 is out of upstream support (supported: 1.35 to 1.37)"}},
+		// kubeadm before v1beta4 issues RSA-2048 certificates whatever
+		// pki.keyAlgorithm says; v1beta4 follows it.
+		{name: "v1beta3 and ECDSA",
+			src: edit(base, `"1.35.0"`, `"1.30.14"`, `pki: caValidity: "87600h"`, `pki: {caValidity: "87600h", keyAlgorithm: "ECDSA-P256"}`),
+			want: []string{
+				"kubernetes.version|1.30.14|out of upstream support",
+				"pki.keyAlgorithm|ECDSA-P256|ECDSA-P256: kubeadm 1.30 (kubeadm.k8s.io/v1beta3) cannot be told a key type, so the certificates it issues (apiserver, apiserver-kubelet-client, front-proxy-client, the kubeconfigs' client certificates) are RSA-2048; hagen's CAs and etcd certificates are ECDSA-P256",
+			}},
+		{name: "v1beta3 and RSA-4096",
+			src: edit(base, `"1.35.0"`, `"1.22.17"`, `pki: caValidity: "87600h"`, `pki: {caValidity: "87600h", keyAlgorithm: "RSA-4096"}`),
+			want: []string{
+				"kubernetes.version|1.22.17|out of upstream support",
+				"pki.keyAlgorithm|RSA-4096|kubeadm 1.22 (kubeadm.k8s.io/v1beta3) cannot be told a key type",
+			}},
+		{name: "v1alpha1 and RSA-3072",
+			src: edit(base, `"1.35.0"`, `"1.10.13"`, `pki: caValidity: "87600h"`, `pki: {caValidity: "87600h", keyAlgorithm: "RSA-3072"}`),
+			want: []string{
+				"kubernetes.version|1.10.13|out of upstream support",
+				"pki.keyAlgorithm|RSA-3072|kubeadm 1.10 (kubeadm.k8s.io/v1alpha1) cannot be told a key type",
+			}},
+		{name: "v1beta4 follows keyAlgorithm",
+			src:  edit(base, `pki: caValidity: "87600h"`, `pki: {caValidity: "87600h", keyAlgorithm: "ECDSA-P384"}`),
+			want: nil},
 		{name: "external endpoint is a host",
 			src:  edit(baseExternal, `"lb.example.com:6443"`, `"10.0.0.10:6443"`),
 			want: []string{"controlPlane.loadBalancer.external.endpoint|10.0.0.10:6443|10.0.0.10 is the address of host m0, not of a load balancer"}},

@@ -678,9 +678,14 @@ func TestOrganizationByVersion(t *testing.T) {
 	for _, c := range []struct {
 		k8s     string
 		masters bool
-	}{{"1.28.9", true}, {"1.29.0", false}, {"1.10.13", true}} {
+		alg     model.KeyAlgorithm
+	}{
+		{"1.28.9", true, model.ECDSAP256},
+		{"1.29.0", false, model.ECDSAP256},
+		{"1.10.13", true, model.RSA2048}, // kubeadm 1.10 loads only RSA keys
+	} {
 		t.Run(c.k8s, func(t *testing.T) {
-			spec := oneMaster(model.ECDSAP256)
+			spec := oneMaster(c.alg)
 			spec.k8s = c.k8s
 			p := spec.plan(t)
 			s := fresh(t, p)
