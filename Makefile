@@ -46,10 +46,14 @@ bench: tools
 	$(GO) test -run XXX -bench . -benchmem -benchtime 3x ./compiler/ ./pki/ ./render/
 	HAGEN_TOOLS_BIN=$(TOOLS) bench/compare.sh
 
-# render must never import CUE, the compiler never cfssl.
+# render must never import CUE, the compiler never cfssl, hagen nothing of
+# the lab's (client-go, etcd's client, the lab's packages), and nothing of
+# hagen's imports the lab.
 check-imports:
 	@! $(GO) list -deps ./render/... | grep -q '^cuelang.org/' || { echo "render imports CUE"; exit 1; }
 	@! $(GO) list -deps ./compiler/... | grep -q '^github.com/cloudflare/cfssl' || { echo "compiler imports cfssl"; exit 1; }
+	@! $(GO) list -deps ./cmd/hagen | grep -qE '^(k8s.io/client-go|go.etcd.io/etcd/client|google.golang.org/grpc|github.com/hagen/hagen/lab)(/|$$)' || { echo "hagen links the lab's dependencies"; exit 1; }
+	@! $(GO) list -deps ./cmd/hagen/... ./compiler/... ./pki/... ./render/... ./inspect/... ./schema/... | grep -q '^github.com/hagen/hagen/lab' || { echo "hagen imports the lab"; exit 1; }
 
 # Fuzz spec loading (CUE and YAML) and secrets parsing, bounded: no input
 # may panic or fail other than as a clean user error. The budgets count

@@ -1,0 +1,246 @@
+// Package apply does to the lab's hosts what a transport does to machines:
+// it lays each host's files from MANIFEST.json (path, mode, owner, and the
+// bytes under hosts/<host>/ that the manifest's digest pins), then runs the
+// manifest's steps in order, on the hosts they name, with the RUNBOOK's
+// commands as written. The steps that are an operator's to carry out
+// (configure a load balancer, install the CNI) go to an Operator.
+package apply
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hagen/hagen/lab/agent"
+	"github.com/hagen/hagen/lab/bundle"
+	hb "github.com/hagen/hagen/render/bundle"
+)
+
+// Host is what apply needs of a lab host.
+type Host interface {
+	Exec(agent.ExecArgs) (*agent.ExecReply, error)
+	WriteFile(agent.FileArgs) error
+}
+
+// Operator carries out the steps a person does: those with no commands,
+// or (for the kube-proxy re-pointing) a note that says what to run.
+type Operator interface {
+	// Act carries out step s, or says it cannot.
+	Act(ctx context.Context, s hb.Step) error
+}
+
+// Failure is a step that did not succeed: the bundle is wrong, or the lab
+// found it so. It names the step, host and command.
+type Failure struct {
+	Step, Host, Command string
+	Code                int
+	Output              string
+}
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("step %s on %s: `%s` exited %d:\n%s", f.Step, f.Host, f.Command, f.Code, indent(f.Output))
+}
+
+// Timeouts bound every command and every check poll.
+type Timeouts struct {
+	Command time.Duration // one command (kubeadm init takes a minute or two)
+	Check   time.Duration // a step's check, polled until it passes
+	Poll    time.Duration // between two tries of a check
+}
+
+// DefaultTimeouts are generous for a 2-core machine running a cluster.
+var DefaultTimeouts = Timeouts{Command: 8 * time.Minute, Check: 5 * time.Minute, Poll: 2 * time.Second}
+
+// Runner applies one bundle to the lab's hosts.
+type Runner struct {
+	Bundle   *bundle.Bundle
+	Hosts    map[string]Host
+	Operator Operator
+	Timeouts Timeouts
+	Log      io.Writer
+	// Env is added to every step command's environment.
+	Env []string
+}
+
+// StepResult is one step as it ran.
+type StepResult struct {
+	Name     string
+	Hosts    []string
+	Duration time.Duration
+	ByOp     bool // carried out by the operator
+}
+
+// Lay writes every host file the manifest lists onto its host. The bytes
+// must match the manifest's digest: a bundle changed after rendering is
+// not laid.
+func (r *Runner) Lay() error {
+	for name, mh := range r.Bundle.Manifest.Hosts {
+		h, ok := r.Hosts[name]
+		if !ok {
+			return fmt.Errorf("the lab has no host %s", name)
+		}
+		for _, f := range mh.Files {
+			data, err := os.ReadFile(r.Bundle.HostFile(name, f.Path))
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			if hex.EncodeToString(sum[:]) != f.SHA256 {
+				return fmt.Errorf("%s:%s does not match MANIFEST.json's sha256: the bundle changed after it was rendered", name, f.Path)
+			}
+			mode, err := strconv.ParseUint(f.Mode, 8, 32)
+			if err != nil {
+				return fmt.Errorf("%s:%s: mode %q", name, f.Path, f.Mode)
+			}
+			if err := h.WriteFile(agent.FileArgs{Path: f.Path, Data: data, Mode: uint32(mode), Owner: f.Owner}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Run runs every step in the manifest's order. copy-files lays the files.
+func (r *Runner) Run(ctx context.Context) ([]StepResult, error) {
+	var out []StepResult
+	for _, s := range r.Bundle.Manifest.Steps {
+		start := time.Now()
+		res := StepResult{Name: s.Name, Hosts: s.Hosts}
+		r.logf("step %s on %s", s.Name, strings.Join(orNone(s.Hosts), ", "))
+		var err error
+		switch {
+		case s.Name == "copy-files":
+			err = r.Lay()
+		case len(s.Hosts) == 0 || len(s.Commands) == 0 && s.Check == "":
+			res.ByOp = true
+			err = r.Operator.Act(ctx, s)
+		default:
+			err = r.runStep(ctx, s)
+		}
+		res.Duration = time.Since(start)
+		out = append(out, res)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (r *Runner) runStep(ctx context.Context, s hb.Step) error {
+	one := func(name string) error {
+		h, ok := r.Hosts[name]
+		if !ok {
+			return fmt.Errorf("step %s names host %s, which the lab does not have", s.Name, name)
+		}
+		for _, c := range s.Commands {
+			if err := r.command(s.Name, name, h, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if s.Serial {
+		for _, name := range s.Hosts {
+			if err := one(name); err != nil {
+				return err
+			}
+		}
+	} else {
+		var wg sync.WaitGroup
+		errs := make([]error, len(s.Hosts))
+		for i, name := range s.Hosts {
+			wg.Go(func() { errs[i] = one(name) })
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if s.Check == "" {
+		return nil
+	}
+	for _, name := range s.Hosts {
+		if err := r.check(ctx, s, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) command(step, name string, h Host, cmd string) error {
+	reply, err := h.Exec(agent.ExecArgs{Argv: []string{"/bin/sh", "-c", cmd}, Env: r.Env, Timeout: r.Timeouts.Command})
+	if err != nil {
+		return err
+	}
+	r.logf("  %s: %s -> %d", name, cmd, reply.Code)
+	if reply.Code != 0 {
+		out := string(reply.Stdout) + string(reply.Stderr)
+		if reply.TimedOut {
+			out += fmt.Sprintf("\n(killed after %s)", r.Timeouts.Command)
+		}
+		return &Failure{Step: step, Host: name, Command: cmd, Code: reply.Code, Output: tail(out, 40)}
+	}
+	return nil
+}
+
+// check polls a step's check on one host until it passes, as the RUNBOOK
+// says ("it may take a minute"), within the check timeout.
+func (r *Runner) check(ctx context.Context, s hb.Step, name string) error {
+	h := r.Hosts[name]
+	deadline := time.Now().Add(r.Timeouts.Check)
+	var last *agent.ExecReply
+	for {
+		reply, err := h.Exec(agent.ExecArgs{Argv: []string{"/bin/sh", "-c", s.Check}, Env: r.Env, Timeout: time.Minute})
+		if err != nil {
+			return err
+		}
+		if reply.Code == 0 {
+			r.logf("  %s: check passed", name)
+			return nil
+		}
+		last = reply
+		if time.Now().After(deadline) {
+			return &Failure{Step: s.Name + " (check)", Host: name, Command: s.Check, Code: last.Code,
+				Output: tail(string(last.Stdout)+string(last.Stderr), 40) + fmt.Sprintf("\n(still failing after %s)", r.Timeouts.Check)}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.Timeouts.Poll):
+		}
+	}
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Log != nil {
+		fmt.Fprintf(r.Log, format+"\n", args...)
+	}
+}
+
+func orNone(hs []string) []string {
+	if len(hs) == 0 {
+		return []string{"(the operator)"}
+	}
+	return hs
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}

@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hagen/hagen/lab/apply"
+	"github.com/hagen/hagen/lab/bundle"
+	"github.com/hagen/hagen/lab/cluster"
+	"github.com/hagen/hagen/lab/host"
+)
+
+const usage = `usage: hagen-lab [--keep] [--bin DIR] [--timeout D] [-v] BUNDLE...
+
+Brings the first rendered bundle up as a highly available control plane on
+this machine (one network, mount, UTS and PID namespace per host, as root),
+runs its MANIFEST.json steps as the RUNBOOK writes them, checks the cluster
+and drills it: the apiserver under the VIP stopped, a master halted and
+brought back, HAProxy killed. Every further BUNDLE is the next render of the
+same cluster: its files are laid over the live one, its steps run, and the
+checks and drills run again.
+
+Exit status: 0 every check passed, 1 a check failed (the bundle is wrong),
+2 usage, 3 the lab could not run. Everything the lab made (namespaces,
+mounts, processes) is removed at the end, also when interrupted, unless
+--keep leaves it for inspection after a failure.
+`
+
+// options are the lab's flags.
+type options struct {
+	keep    bool
+	bin     string
+	timeout time.Duration
+	verbose bool
+	state   string
+}
+
+// labError is a failure of the lab itself (exit 3), not of the bundle.
+type labError struct{ err error }
+
+func (e labError) Error() string { return e.err.Error() }
+func (e labError) Unwrap() error { return e.err }
+
+func labErrorf(format string, args ...any) error { return labError{fmt.Errorf(format, args...)} }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hagen-lab", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	var o options
+	fs.BoolVar(&o.keep, "keep", false, "leave the lab's hosts running at the end (a failure's evidence); `hagen-lab --clean` removes them")
+	fs.StringVar(&o.bin, "bin", defaultBin(), "the `DIR` of binaries tools/build.sh lab made")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Minute, "end the run (and clean up) after this long")
+	fs.BoolVar(&o.verbose, "v", false, "log every step and command")
+	fs.StringVar(&o.state, "state", os.TempDir(), "where the lab mounts its tmpfs")
+	clean := fs.Bool("clean", false, "remove what earlier runs left (--keep, or a lab that was killed), then exit")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *clean {
+		if err := host.CleanStale(stderr); err != nil {
+			fmt.Fprintln(stderr, "hagen-lab:", err)
+			return exitLab
+		}
+		return exitOK
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	if err := preconditions(o); err != nil {
+		fmt.Fprintln(stderr, "hagen-lab: cannot run:", err)
+		return exitLab
+	}
+	var bundles []*bundle.Bundle
+	for _, dir := range fs.Args() {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			fmt.Fprintln(stderr, "hagen-lab:", err)
+			return exitUsage
+		}
+		b, err := bundle.Read(abs)
+		if err != nil {
+			fmt.Fprintf(stderr, "hagen-lab: %s: %v\n", dir, err)
+			return exitUsage
+		}
+		bundles = append(bundles, b)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(stderr, "hagen-lab: %s: stopping and cleaning up\n", s)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	rep := &report{w: stdout, verbose: o.verbose}
+	err := rehearse(ctx, o, bundles, rep, stderr)
+	code := rep.summary(err)
+	if ctx.Err() != nil && err != nil {
+		code = exitLab
+	}
+	return code
+}
+
+// rehearse builds the lab and runs every bundle through it. The lab is
+// torn down whatever happens, unless --keep.
+func rehearse(ctx context.Context, o options, bundles []*bundle.Bundle, rep *report, stderr io.Writer) (err error) {
+	l, err := host.New(o.state)
+	if err != nil {
+		return labError{err}
+	}
+	l.Detach = o.keep
+	defer func() {
+		if o.keep {
+			fmt.Fprintf(stderr, "hagen-lab: kept the lab %s (state %s); `hagen-lab --clean` removes it\n", l.ID, l.State)
+			return
+		}
+		if cerr := l.Close(); cerr != nil {
+			fmt.Fprintln(stderr, "hagen-lab: cleanup:", cerr)
+			if err == nil {
+				err = labError{cerr}
+			}
+		}
+	}()
+	var log io.Writer
+	if o.verbose {
+		log = rep.w
+	}
+	start := time.Now()
+	c, err := cluster.Build(l, bundles[0], o.bin, log)
+	if err != nil {
+		return labError{err}
+	}
+	rep.figure("machines up", fmt.Sprintf("%d hosts booted and installed", len(c.Machines())), time.Since(start))
+	for i, b := range bundles {
+		if i > 0 {
+			c.Bundle = b
+		}
+		if err := applyBundle(ctx, c, b, rep, log, i == 0); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return labError{err}
+		}
+	}
+	return nil
+}
+
+// applyBundle lays a bundle and runs its steps, then checks and drills.
+func applyBundle(ctx context.Context, c *cluster.Cluster, b *bundle.Bundle, rep *report, log io.Writer, first bool) error {
+	r := &apply.Runner{Bundle: b, Hosts: c.ApplyHosts(), Operator: c, Timeouts: apply.DefaultTimeouts, Log: log}
+	start := time.Now()
+	steps, err := r.Run(ctx)
+	what := "applied"
+	if !first {
+		what = "re-applied (next render)"
+	}
+	var f *apply.Failure
+	if errors.As(err, &f) {
+		rep.fail("steps", fmt.Sprintf("%s: %v", b.Dir, f))
+		return f
+	}
+	if err != nil {
+		return labError{err}
+	}
+	rep.figure("steps", fmt.Sprintf("%s %d steps of %s", what, len(steps), filepath.Base(b.Dir)), time.Since(start))
+	for _, n := range c.Notes {
+		rep.note(n)
+	}
+	c.Notes = nil
+	return nil
+}
+
+// preconditions: the lab runs as root on Linux with ip(8) and the tools
+// it needs; without them it cannot run at all, and says so (exit 3).
+func preconditions(o options) error {
+	if os.Geteuid() != 0 {
+		return errors.New("the lab needs root (network, mount and PID namespaces)")
+	}
+	for _, t := range []string{"ip", "keepalived", "haproxy", "curl", "mount", "losetup"} {
+		if _, err := exec.LookPath(t); err != nil {
+			return fmt.Errorf("%s is not installed (tools/apt.sh installs the lab's packages)", t)
+		}
+	}
+	if st, err := os.Stat(o.bin); err != nil || !st.IsDir() {
+		return fmt.Errorf("--bin %s is not a directory of built tools (run tools/build.sh lab)", o.bin)
+	}
+	return nil
+}
+
+// defaultBin is $HAGEN_TOOLS_BIN, or .tools/bin beside the binary's
+// repository when run from a checkout.
+func defaultBin() string {
+	if d := os.Getenv("HAGEN_TOOLS_BIN"); d != "" {
+		return d
+	}
+	return ".tools/bin"
+}
