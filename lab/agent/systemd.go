@@ -149,7 +149,7 @@ func (s *systemd) dispatch(args []string, out, errb *bytes.Buffer) int {
 			}
 		}
 		return code
-	case "start", "restart", "try-restart", "reload-or-restart", "stop", "reload":
+	case "start", "restart", "try-restart", "reload-or-restart", "try-reload-or-restart", "stop", "reload":
 		code := 0
 		for _, n := range names {
 			var c int
@@ -163,7 +163,17 @@ func (s *systemd) dispatch(args []string, out, errb *bytes.Buffer) int {
 					s.stop(n)
 					c = s.start(n, !noBlock, errb)
 				}
-			default: // restart; reload is a restart here, no unit of ours has ExecReload it needs
+			case "reload":
+				c = s.reload(n, errb)
+			case "reload-or-restart", "try-reload-or-restart":
+				switch {
+				case s.stateOf(n) == "active" && s.canReload(n):
+					c = s.reload(n, errb)
+				case s.isActive(n) || verb == "reload-or-restart":
+					s.stop(n)
+					c = s.start(n, !noBlock, errb)
+				}
+			default: // restart
 				s.stop(n)
 				c = s.start(n, !noBlock, errb)
 			}
@@ -644,6 +654,59 @@ func (s *systemd) stop(name string) int {
 		killGroup(pid, unix.SIGKILL)
 		<-exited
 	}
+	return 0
+}
+
+// canReload reports whether a unit has ExecReload= commands.
+func (s *systemd) canReload(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.load(s.svc(name))
+	return err == nil && len(u.ExecReload) > 0
+}
+
+// reload runs a running unit's ExecReload= commands, with $MAINPID, as
+// systemd does; the unit keeps its main process.
+func (s *systemd) reload(name string, errb *bytes.Buffer) int {
+	s.mu.Lock()
+	sv := s.svc(name)
+	u, err := s.load(sv)
+	pid := sv.mainPID
+	active := sv.state == "active"
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		fmt.Fprintf(errb, "Failed to reload %s: %v\n", name, err)
+		return 5
+	case !active:
+		fmt.Fprintf(errb, "%s is not active, cannot reload.\n", name)
+		return 1
+	case len(u.ExecReload) == 0:
+		fmt.Fprintf(errb, "Failed to reload %s: Job type reload is not applicable for unit %s.\n", name, name)
+		return 1
+	}
+	env, err := u.Env("/", append(append([]string(nil), unitEnv...), fmt.Sprintf("MAINPID=%d", pid)))
+	if err != nil {
+		fmt.Fprintf(errb, "Failed to reload %s: %v\n", name, err)
+		return 1
+	}
+	logf, err := s.openLog(name)
+	if err != nil {
+		return 1
+	}
+	defer logf.Close()
+	for _, c := range u.ExecReload {
+		r, err := s.procs.run(ExecArgs{Argv: c.Argv(env), Dir: workDir(u)}, env, 90*time.Second)
+		if err == nil {
+			logf.Write(r.Stdout)
+			logf.Write(r.Stderr)
+		}
+		if (err != nil || r.Code != 0) && !c.IgnoreFailure {
+			fmt.Fprintf(errb, "Job for %s failed because the control process exited with error code.\n", name)
+			return 1
+		}
+	}
+	s.logf(name, "Reloaded.")
 	return 0
 }
 

@@ -139,6 +139,16 @@ func (r *Runner) runStep(ctx context.Context, s hb.Step) error {
 		if !ok {
 			return fmt.Errorf("step %s names host %s, which the lab does not have", s.Name, name)
 		}
+		if s.Creates != "" {
+			reply, err := h.Exec(agent.ExecArgs{Argv: []string{"test", "-e", s.Creates}, Timeout: 10 * time.Second})
+			if err != nil {
+				return err
+			}
+			if reply.Code == 0 {
+				r.logf("  %s: skipped, %s exists", name, s.Creates)
+				return nil
+			}
+		}
 		for _, c := range s.Commands {
 			if err := r.command(s.Name, name, h, c); err != nil {
 				return err

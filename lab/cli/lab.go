@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -122,6 +123,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 // rehearse builds the lab and runs every bundle through it. The lab is
 // torn down whatever happens, unless --keep.
 func rehearse(ctx context.Context, o options, bundles []*bundle.Bundle, rep *report, stderr io.Writer) (err error) {
+	// A bug of the lab's is the lab's failure (exit 3), after cleanup.
+	defer func() {
+		if p := recover(); p != nil {
+			err = labErrorf("internal error: %v\n%s", p, debug.Stack())
+		}
+	}()
 	l, err := host.New(o.state)
 	if err != nil {
 		return labError{err}
@@ -185,7 +192,20 @@ func applyBundle(ctx context.Context, c *cluster.Cluster, b *bundle.Bundle, rep 
 		rep.note(n)
 	}
 	c.Notes = nil
-	return nil
+	cl, err := upChecks(ctx, c, rep)
+	if err != nil {
+		return labError{err}
+	}
+	if rep.failed > 0 {
+		return nil // a cluster that is not up is not drilled
+	}
+	if err := drills(ctx, c, cl, rep); err != nil {
+		return labError{err}
+	}
+	if rep.failed > 0 {
+		return nil
+	}
+	return reapply(ctx, c, cl, rep, log)
 }
 
 // preconditions: the lab runs as root on Linux with ip(8) and the tools

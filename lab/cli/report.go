@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/hagen/hagen/lab/drill"
 )
 
 // report prints one line per check and drill, with its figures, as they
@@ -59,4 +61,23 @@ func (r *report) summary(err error) int {
 	}
 	fmt.Fprintf(r.w, "PASSED: %d checks and drills\n", r.passed)
 	return exitOK
+}
+
+// result reports a check: passed with its detail and time, or failed with
+// its error.
+func (r *report) result(name, detail string, took time.Duration, err error) {
+	if err != nil {
+		r.fail(name, err.Error())
+		return
+	}
+	if took > 0 {
+		r.figure(name, detail, took)
+	} else {
+		r.pass(name, detail)
+	}
+}
+
+// drill reports a drill, keeping its figures for the summary.
+func (r *report) drill(d drill.Result) {
+	r.result(d.Name, d.Detail, d.Took, d.Err)
 }

@@ -118,7 +118,12 @@ func playbook(p *model.Plan, steps []bundle.Step) ([]byte, error) {
 			continue
 		}
 		for i, c := range s.Commands {
-			pl.Tasks = append(pl.Tasks, task{"name": fmt.Sprintf("%s %d", s.Name, i+1), "ansible.builtin.shell": c})
+			var args any = c
+			if s.Creates != "" {
+				// Done once: skipped where the step's file exists.
+				args = map[string]string{"cmd": c, "creates": s.Creates}
+			}
+			pl.Tasks = append(pl.Tasks, task{"name": fmt.Sprintf("%s %d", s.Name, i+1), "ansible.builtin.shell": args})
 		}
 		if s.Check != "" {
 			pl.Tasks = append(pl.Tasks, task{

@@ -105,3 +105,22 @@ func registered(task map[string]any) string {
 	r, _ := task["register"].(string)
 	return r
 }
+
+// TestOnceOnlyTasksCreate: the playbook skips a step's commands where the
+// step's file exists (shell's creates:), as the RUNBOOK says to.
+func TestOnceOnlyTasksCreate(t *testing.T) {
+	p := testplan.Compile(t, testplan.ExternalEtcd)
+	out, err := playbook(p, runbook.Steps(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	play := string(out)
+	for _, want := range []string{
+		"cmd: kubeadm init --config /etc/kubernetes/kubeadm/kubeadm.yaml\n        creates: /etc/kubernetes/admin.conf",
+		"cmd: kubeadm join --config /etc/kubernetes/kubeadm/kubeadm.yaml\n        creates: /etc/kubernetes/kubelet.conf",
+	} {
+		if !strings.Contains(play, want) {
+			t.Errorf("site.yml lacks\n%s\nin:\n%s", want, play)
+		}
+	}
+}

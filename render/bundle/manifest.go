@@ -57,6 +57,12 @@ type Step struct {
 	// Serial: run on one host at a time, in the listed order.
 	Serial   bool     `json:"serial"`
 	Commands []string `json:"commands"`
+	// Creates, if set, is a file whose presence on a host means the step
+	// is done there: its commands are skipped on that host (Ansible's
+	// creates:). Steps that can only run once (kubeadm init, a join) say
+	// what they create, so that running every step again on a live
+	// cluster changes nothing.
+	Creates string `json:"creates,omitempty"`
 	// Check, if set, must succeed before the next step starts.
 	Check string `json:"check,omitempty"`
 	Note  string `json:"note,omitempty"`

@@ -17,11 +17,14 @@ import (
 // ConfPath is haproxy.cfg's target path on every control-plane host.
 const ConfPath = "/etc/haproxy/haproxy.cfg"
 
-// Backend server health checks: every 2 s, 3 failures to take an apiserver
-// out, 2 successes to put it back.
+// Backend server health checks: every second, 2 failures take an
+// apiserver out, 2 successes put it back. Requests do not wait for them:
+// a connection a dead apiserver refuses (or that does not connect within
+// timeout connect) is retried on another server at once (option
+// redispatch), so a new request to the endpoint does not fail.
 const (
-	checkInter = "2s"
-	checkFall  = 3
+	checkInter = "1s"
+	checkFall  = 2
 	checkRise  = 2
 )
 
@@ -75,8 +78,10 @@ func config(p *model.Plan, h *model.Host, hosts []*model.Host) string {
 	pf("    log global\n")
 	pf("    option tcplog\n")
 	pf("    option dontlognull\n")
+	pf("    # A refused or slow connection is retried on another apiserver.\n")
 	pf("    retries 3\n")
-	pf("    timeout connect 5s\n")
+	pf("    option redispatch 1\n")
+	pf("    timeout connect 1s\n")
 	pf("    # Long enough for watches, which stay open and quiet for minutes.\n")
 	pf("    timeout client 1h\n")
 	pf("    timeout server 1h\n")

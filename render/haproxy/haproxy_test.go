@@ -309,3 +309,20 @@ func TestHAProxyRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadBackendSkipped: a request HAProxy cannot connect to its
+// apiserver (refused, or not within a second) is retried on another one at
+// once, so no new request fails while the health checks (every second, 2
+// failures) take the server out.
+func TestDeadBackendSkipped(t *testing.T) {
+	fs, err := Files(testplan.Compile(t, spec(`{vip: "10.0.0.100", interface: "eth0", haproxy: port: 8443}`, three...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(fs[0].Data)
+	for _, want := range []string{"    option redispatch 1\n", "    retries 3\n", "    timeout connect 1s\n", " check verify none inter 1s fall 2 rise 2\n"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("haproxy.cfg lacks %q:\n%s", want, cfg)
+		}
+	}
+}

@@ -617,3 +617,34 @@ func TestKeepalivedRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestFailoverBudget pins the check's timing to the endpoint's failover
+// target: a dead apiserver (which refuses at once) must lose the VIP
+// within 10 s: fall checks of interval each, then VRRP's master-down
+// interval (3 adverts of advert_int 1 s plus skew, at most 4 s). The lab
+// measures the real gap (hagen-lab's apiserver drill). rise must not be
+// 1, and fall not under 3, or a slow /healthz under load moves the VIP.
+func TestFailoverBudget(t *testing.T) {
+	const masterDown = 4
+	if detect := fall * interval; detect+masterDown > 10 {
+		t.Errorf("a dead apiserver keeps the VIP for up to %d s (fall %d x interval %d + %d s master down), want at most 10", detect+masterDown, fall, interval, masterDown)
+	}
+	if fall < 3 || rise < 2 {
+		t.Errorf("fall %d, rise %d: one slow check would move the VIP", fall, rise)
+	}
+	// The script's two curls of --max-time 2 fit its timeout.
+	if timeout < 2*2 {
+		t.Errorf("script timeout %d s is shorter than its two curls", timeout)
+	}
+	p := testplan.Compile(t, spec(`{vip: "10.0.0.100", interface: "eth0"}`, three...))
+	files, err := Files(p, "abcd1234")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(files[0].Data)
+	for _, want := range []string{"    interval 1\n", "    fall 3\n", "    rise 2\n", "    advert_int 1\n"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("keepalived.conf lacks %q", want)
+		}
+	}
+}

@@ -65,6 +65,9 @@ func Markdown(p *model.Plan, steps []bundle.Step) []byte {
 				w("On %s:\n\n", on)
 			}
 			w("```sh\n%s\n```\n\n", strings.Join(s.Commands, "\n"))
+			if s.Creates != "" {
+				w("Skip this on a host that already has `%s`: the step is done there (running it again would fail or disturb a running node).\n\n", s.Creates)
+			}
 		}
 		if s.Check != "" {
 			w("Check on %s before going on (it may take a minute):\n\n```sh\n%s\n```\n\n", strings.Join(s.Hosts, ", "), s.Check)

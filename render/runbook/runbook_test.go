@@ -601,3 +601,50 @@ func TestKubeadmCertRenewal(t *testing.T) {
 		})
 	}
 }
+
+// TestStepsRunTwice: steps that can only run once on a host say what they
+// create, so that running every step again on a live cluster (what a
+// configuration-management tool does) skips them; the load balancers
+// reload rather than restart. hagen-lab runs every step twice on a live
+// cluster to prove it.
+func TestStepsRunTwice(t *testing.T) {
+	creates := map[string]string{
+		StepInit:        "/etc/kubernetes/admin.conf",
+		StepJoinCP:      "/etc/kubernetes/kubelet.conf",
+		StepJoinWorkers: "/etc/kubernetes/kubelet.conf",
+	}
+	for _, spec := range []string{stacked, cloud, legacy} {
+		p := testplan.Compile(t, spec)
+		for _, s := range Steps(p) {
+			want, once := creates[s.Name]
+			if s.Name == StepEtcd && p.Etcd.Run == "static-pod" {
+				want, once = "/etc/kubernetes/kubelet.conf", true // stacked: kubeadm's kubelet took over
+			}
+			if once && s.Creates != want {
+				t.Errorf("%s: step %s creates %q, want %q", p.Name, s.Name, s.Creates, want)
+			}
+			if !once && s.Creates != "" {
+				t.Errorf("%s: step %s says it creates %q: it is meant to run every time", p.Name, s.Name, s.Creates)
+			}
+			for _, c := range s.Commands {
+				if strings.Contains(c, "systemctl restart keepalived") || strings.Contains(c, "systemctl restart haproxy") {
+					t.Errorf("%s: step %s restarts a load balancer (%q): a second run would drop the VIP", p.Name, s.Name, c)
+				}
+			}
+		}
+	}
+	md := string(Markdown(testplan.Compile(t, stacked), Steps(testplan.Compile(t, stacked))))
+	if !strings.Contains(md, "Skip this on a host that already has `/etc/kubernetes/admin.conf`") {
+		t.Errorf("RUNBOOK.md does not say when to skip kubeadm init")
+	}
+}
+
+// TestExternalEtcdStaticPodStartsOnce: dedicated etcd hosts keep the
+// standalone kubelet for good; the step is done once its drop-in is
+// linked, so a second run does not restart their kubelet.
+func TestExternalEtcdStaticPodStartsOnce(t *testing.T) {
+	p := testplan.Compile(t, testplan.ExternalEtcd+"etcd: run: \"static-pod\"\n")
+	if s := step(t, Steps(p), StepEtcd); s.Creates != "/etc/systemd/system/kubelet.service.d/20-hagen-etcd.conf" {
+		t.Errorf("start-etcd on dedicated hosts creates %q", s.Creates)
+	}
+}

@@ -30,6 +30,14 @@ const (
 	StepRepointProxy  = "repoint-kube-proxy"
 )
 
+// Files whose presence says a once-only step is done on a host: kubeadm
+// init writes the admin kubeconfig; a join ends with the kubelet's
+// kubeconfig (the TLS bootstrap writes it).
+const (
+	AdminConf   = "/etc/kubernetes/admin.conf"
+	KubeletConf = "/etc/kubernetes/kubelet.conf"
+)
+
 // Steps returns the ordered apply steps for p.
 func Steps(p *model.Plan) []bundle.Step {
 	var steps []bundle.Step
@@ -56,6 +64,13 @@ func Steps(p *model.Plan) []bundle.Step {
 			"systemctl enable kubelet",
 			"systemctl restart kubelet",
 		}
+		// Done once: the standalone kubelet then keeps etcd running. On a
+		// stacked master kubeadm's kubelet takes over at init or join
+		// (and the link goes), so there a kubelet.conf means done.
+		startEtcd.Creates = kubeletetcd.DropInLink
+		if p.Etcd.Topology == model.TopologyStacked {
+			startEtcd.Creates = KubeletConf
+		}
 	} else {
 		startEtcd.Commands = []string{"systemctl daemon-reload", "systemctl enable etcd", "systemctl start --no-block etcd"}
 	}
@@ -65,10 +80,14 @@ func Steps(p *model.Plan) []bundle.Step {
 
 	if k := p.ControlPlane.Keepalived; k != nil {
 		lb := bundle.Step{Name: StepLoadBalancer, Hosts: cps}
+		// reload-or-restart: a running HAProxy reloads without dropping a
+		// connection, and keepalived re-reads its configuration keeping
+		// the VIP where it is; either starts if it does not run. Running
+		// the step again changes nothing a client would notice.
 		if k.HAProxy != nil {
-			lb.Commands = append(lb.Commands, "systemctl enable haproxy", "systemctl restart haproxy")
+			lb.Commands = append(lb.Commands, "systemctl enable haproxy", "systemctl reload-or-restart haproxy")
 		}
-		lb.Commands = append(lb.Commands, "systemctl enable keepalived", "systemctl restart keepalived")
+		lb.Commands = append(lb.Commands, "systemctl enable keepalived", "systemctl reload-or-restart keepalived")
 		lb.Note = fmt.Sprintf("The VIP %s comes up on %s (MASTER); the apiserver health check passes once the apiservers run.", k.VIP, init.Name)
 		add(lb)
 	} else {
@@ -85,13 +104,13 @@ func Steps(p *model.Plan) []bundle.Step {
 		ignore = append(ignore, kubeadm.FileAvailableCheck(etcd.ManifestPath))
 	}
 	if legacy {
-		add(bundle.Step{Name: StepInit, Hosts: cps, Serial: true,
+		add(bundle.Step{Name: StepInit, Hosts: cps, Serial: true, Creates: AdminConf,
 			Commands: append(initCmds, kubeadmCommand("init", ignore)),
 			Note:     "kubeadm 1.9/1.10: every master runs kubeadm init with its own MasterConfiguration, one after the other; they share the CAs hagen placed."})
 	} else {
-		add(bundle.Step{Name: StepInit, Hosts: []string{init.Name},
+		add(bundle.Step{Name: StepInit, Hosts: []string{init.Name}, Creates: AdminConf,
 			Commands: append(initCmds, kubeadmCommand("init", ignore)),
-			Check:    "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz"})
+			Check:    "kubectl --kubeconfig " + AdminConf + " get --raw /readyz"})
 	}
 	add(bundle.Step{Name: StepCNI, Hosts: []string{init.Name},
 		Note: fmt.Sprintf("Install the pod network for podSubnet %s with KUBECONFIG=/etc/kubernetes/admin.conf (kubectl apply -f <your CNI's manifest>). Nodes stay NotReady until it runs.", p.Network.PodSubnet)})
@@ -103,7 +122,7 @@ func Steps(p *model.Plan) []bundle.Step {
 			cmds = append(cmds, "systemctl stop kubelet", "rm -f "+kubeletetcd.DropInLink, "systemctl daemon-reload")
 			ign = []string{kubeadm.FileAvailableCheck(etcd.ManifestPath)}
 		}
-		add(bundle.Step{Name: StepJoinCP, Hosts: cps[1:], Serial: true,
+		add(bundle.Step{Name: StepJoinCP, Hosts: cps[1:], Serial: true, Creates: KubeletConf,
 			Commands: append(cmds, kubeadmCommand("join", ign)),
 			Note:     "One master at a time: each join adds an apiserver behind the endpoint."})
 	}
@@ -111,7 +130,7 @@ func Steps(p *model.Plan) []bundle.Step {
 		add(bundle.Step{Name: StepLBAddMasters, Note: fmt.Sprintf("Add %s to the load balancer %s now that they run apiservers.", strings.Join(addrs(p.ControlPlane.Hosts[1:], p.ControlPlane.Port), ", "), p.ControlPlane.Endpoint)})
 	}
 	if len(workers) > 0 {
-		add(bundle.Step{Name: StepJoinWorkers, Hosts: workers, Commands: []string{kubeadmCommand("join", nil)}})
+		add(bundle.Step{Name: StepJoinWorkers, Hosts: workers, Creates: KubeletConf, Commands: []string{kubeadmCommand("join", nil)}})
 		add(bundle.Step{Name: StepRepointWorker, Hosts: workers, Commands: []string{repoint.KubeletScript},
 			Note: "Idempotent. Needed when workers were joined through one master's address (a single-master cluster moving to HA); harmless otherwise."})
 	}
