@@ -66,6 +66,12 @@ func (a *apiLoop) run(ctx context.Context) {
 		delay = min(2*delay, 7*time.Second)
 	}
 	leaseEvery := time.Duration(float64(a.leaseDuration)*leaseRenewFraction*1000) * time.Millisecond
+	if leaseEvery <= 0 {
+		leaseEvery = 10 * time.Second
+	}
+	if a.statusEvery <= 0 {
+		a.statusEvery = 10 * time.Second
+	}
 	lease := time.NewTicker(leaseEvery)
 	status := time.NewTicker(a.statusEvery)
 	mirrors := time.NewTicker(time.Second)

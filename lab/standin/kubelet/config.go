@@ -1,7 +1,6 @@
 package kubelet
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -222,14 +221,11 @@ func (c *config) applyFlags(o *options) {
 	}
 }
 
-// String is the config as one log line.
-func (c *config) String() string {
-	b, _ := json.Marshal(struct {
-		StaticPodPath, Healthz                   string
-		RotateCertificates                       bool
-		NodeLeaseDurationSeconds                 int32
-		NodeStatusUpdateFrequency, MaxRestartGap string
-	}{c.StaticPodPath, fmt.Sprintf("%s:%d", c.HealthzBindAddress, c.HealthzPort), c.RotateCertificates,
-		c.NodeLeaseDurationSeconds, c.NodeStatusUpdateFrequency.String(), c.MaxContainerRestartPeriod.String()})
-	return string(b)
+// logValues are the settings the stand-in acts on, as log key-values.
+func (c *config) logValues() []any {
+	return []any{
+		"staticPodPath", c.StaticPodPath, "healthz", fmt.Sprintf("%s:%d", c.HealthzBindAddress, c.HealthzPort),
+		"rotateCertificates", c.RotateCertificates, "nodeLeaseDurationSeconds", c.NodeLeaseDurationSeconds,
+		"nodeStatusUpdateFrequency", c.NodeStatusUpdateFrequency.String(), "maxContainerRestartPeriod", c.MaxContainerRestartPeriod.String(),
+	}
 }

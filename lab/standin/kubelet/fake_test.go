@@ -40,7 +40,7 @@ func (c *fakeClock) Step(d time.Duration) {
 // containers by ID, lets a test end them, and records every call.
 type fakeRuntime struct {
 	mu      sync.Mutex
-	clock   *fakeClock
+	now     func() time.Time
 	cs      map[string]*agent.ContainerStatus
 	runs    []agent.Container
 	stops   []stopCall
@@ -57,8 +57,8 @@ type stopCall struct {
 	Grace time.Duration
 }
 
-func newFakeRuntime(c *fakeClock) *fakeRuntime {
-	return &fakeRuntime{clock: c, cs: map[string]*agent.ContainerStatus{}, pid: 100}
+func newFakeRuntime(now func() time.Time) *fakeRuntime {
+	return &fakeRuntime{now: now, cs: map[string]*agent.ContainerStatus{}, pid: 100}
 }
 
 func (r *fakeRuntime) RunContainer(c agent.Container) (*agent.ContainerStatus, error) {
@@ -72,7 +72,7 @@ func (r *fakeRuntime) RunContainer(c agent.Container) (*agent.ContainerStatus, e
 		return nil, fmt.Errorf("container %s is running", c.ID)
 	}
 	r.pid++
-	st := &agent.ContainerStatus{Container: c, PID: r.pid, Running: true, Started: r.clock.Now()}
+	st := &agent.ContainerStatus{Container: c, PID: r.pid, Running: true, Started: r.now()}
 	r.cs[c.ID] = st
 	cp := *st
 	return &cp, nil
@@ -136,7 +136,7 @@ func (r *fakeRuntime) exit(t *testing.T, id string, code int) {
 	if !ok || !c.Running {
 		t.Fatalf("exit %s: no such running container", id)
 	}
-	c.Running, c.ExitCode, c.Finished = false, code, r.clock.Now()
+	c.Running, c.ExitCode, c.Finished = false, code, r.now()
 }
 
 // add puts a container in the runtime as a previous kubelet left it.

@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, d deps) int {
 	if cfg.ContainerRuntimeEndpoint != "" {
 		klog.InfoS("The container runtime is the lab host's agent", "containerRuntimeEndpoint", cfg.ContainerRuntimeEndpoint, "agent", agent.HostSocket)
 	}
-	klog.InfoS("Kubelet configuration", "config", cfg.String())
+	klog.InfoS("Kubelet configuration", cfg.logValues()...)
 
 	node, err := nodeName(o.HostnameOverride, d.hostname)
 	if err != nil {

@@ -140,5 +140,8 @@ func postPodStatus(ctx context.Context, client kubernetes.Interface, m *corev1.P
 		return err
 	}
 	_, err = client.CoreV1().Pods(m.Namespace).Patch(ctx, m.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	if err == nil {
+		klog.V(3).InfoS("Patched mirror pod status", "pod", klog.KObj(m), "patch", string(patch))
+	}
 	return err
 }

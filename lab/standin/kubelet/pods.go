@@ -164,6 +164,11 @@ func (m *podManager) sync(desired []*staticPod) error {
 		if want[uid] == nil {
 			klog.InfoS("SyncLoop REMOVE", "source", "file", "pod", ps.sp.FullName(), "podUID", uid)
 			delete(m.pods, uid)
+			for k := range m.noted {
+				if strings.HasPrefix(k, string(uid)+"/") {
+					delete(m.noted, k)
+				}
+			}
 		}
 	}
 	for _, sp := range desired {
@@ -532,10 +537,10 @@ func (m *podManager) kill(ps *podState, cs *ctrState, w *probeWorker) {
 	klog.InfoS(fmt.Sprintf("Container %s failed %s probe, will be restarted", cs.spec.Name, strings.ToLower(w.kind.String())),
 		"pod", ps.sp.FullName(), "containerID", id, "probeResult", w.output, "gracePeriod", grace)
 	cs.killing = true
-	m.stopAsync(id, time.Duration(grace)*time.Second, func(error) {
+	m.stopAsync(id, time.Duration(grace)*time.Second, func(err error) {
 		cs.killing = false
-		if cs.id != id || cs.lastID == id {
-			return
+		if err != nil || cs.id != id || cs.lastID == id {
+			return // not stopped: the next sync finds it running and tries again
 		}
 		// The runtime forgets a container it stops: its exit status is
 		// not known, and is not made up.

@@ -41,7 +41,7 @@ func newHarness(t *testing.T) *harness {
 		clock: newClock(),
 		probe: &scriptedProber{results: map[string]probeResult{}},
 	}
-	h.rt = newFakeRuntime(h.clock)
+	h.rt = newFakeRuntime(h.clock.Now)
 	h.pm = h.newManager()
 	return h
 }
