@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -175,15 +176,11 @@ func isZero(v any) bool {
 	return false
 }
 
+// firstLine is the start of a file, for an error about it.
 func firstLine(b []byte) string {
-	s := string(b)
-	if i := len(s); i > 60 {
+	s, _, _ := strings.Cut(string(b), "\n")
+	if len(s) > 60 {
 		s = s[:60]
-	}
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i]
-		}
 	}
 	return s
 }

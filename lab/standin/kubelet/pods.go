@@ -47,6 +47,9 @@ type podManager struct {
 	mu       sync.Mutex
 	pods     map[types.UID]*podState
 	stopping map[string]bool // container IDs with a stop in flight
+	// orphans are the stops in flight of containers no manifest wanted,
+	// by the pod's namespace/name: that name may not start meanwhile.
+	orphans map[string]string
 	crash    *backoff        // container restarts: 10s doubling to MaxRestartPeriod
 	pull     *backoff        // image pulls: 10s doubling to 5m
 	noted    map[string]string
@@ -102,6 +105,7 @@ func newPodManager(ctx context.Context, c podsConfig) *podManager {
 		ctx:        ctx,
 		pods:       map[types.UID]*podState{},
 		stopping:   map[string]bool{},
+		orphans:    map[string]string{},
 		crash:      newBackoff(10*time.Second, c.MaxRestartPeriod),
 		pull:       newBackoff(defaultImagePullBackOff, 300*time.Second),
 		noted:      map[string]string{},
@@ -183,8 +187,11 @@ func (m *podManager) sync(desired []*staticPod) error {
 	// A static pod waits for every container of another pod of its name
 	// to end before it starts (the pod workers' allowStaticPodStart):
 	// a changed etcd manifest must not start a second etcd on the same
-	// data and ports.
+	// data and ports. So does a pod put back while its old self stops.
 	busy := map[string]bool{}
+	for _, name := range m.orphans {
+		busy[name] = true
+	}
 	observed := map[ctrKey][]*agent.ContainerStatus{}
 	for i := range list {
 		c := &list[i]
@@ -193,7 +200,7 @@ func (m *podManager) sync(desired []*staticPod) error {
 			continue // not a kubelet container
 		}
 		if want[uid] == nil {
-			if c.Running || m.stopping[c.ID] {
+			if c.Running {
 				busy[c.Labels[labelPodNamespace]+"/"+c.Labels[labelPodName]] = true
 			}
 			m.stopOrphan(c)
@@ -251,7 +258,9 @@ func (m *podManager) stopOrphan(c *agent.ContainerStatus) {
 	grace := graceOf(c)
 	klog.InfoS("Killing container with a grace period", "pod", pod, "podUID", c.Labels[labelPodUID],
 		"containerName", c.Labels[labelContainerName], "containerID", c.ID, "gracePeriod", int(grace.Seconds()), "reason", "its static pod is gone or changed")
-	m.stopAsync(c.ID, grace, nil)
+	id := c.ID
+	m.orphans[id] = pod
+	m.stopAsync(id, grace, func(error) { delete(m.orphans, id) })
 }
 
 // stopAsync stops a container without holding up the sync loop: a grace

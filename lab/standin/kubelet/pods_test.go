@@ -307,6 +307,48 @@ func TestChangedManifestReplacesThePod(t *testing.T) {
 	}
 }
 
+// A manifest taken away and put back (an operator's edit, a drill) is
+// the same pod again: it starts anew once its old container has stopped,
+// not beside it.
+func TestManifestRemovedAndPutBack(t *testing.T) {
+	h := newHarness(t)
+	// The scheduler's kubeconfig volume is FileOrCreate: its directory
+	// must be there.
+	if err := os.MkdirAll(filepath.Join(h.env.root, "etc/kubernetes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := testdata(t, "kubeadm/kube-scheduler.yaml")
+	h.env.manifest(t, "kube-scheduler.yaml", data)
+	h.sync(t)
+	old := h.runningID(t, "kube-scheduler")
+	h.rt.hold = make(chan struct{})
+	if err := os.Remove(filepath.Join(h.env.manifests, "kube-scheduler.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.pm.sync(h.env.read(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, stops, _ := h.rt.calls(); return len(stops) == 1 })
+	h.env.manifest(t, "kube-scheduler.yaml", data)
+	h.clock.Step(time.Second)
+	if err := h.pm.sync(h.env.read(t)); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _, _ := h.rt.calls(); len(runs) != 1 {
+		t.Fatalf("started again while the old container stops: %v", runs[1:])
+	}
+	close(h.rt.hold)
+	h.pm.wait()
+	h.tick(t, time.Second)
+	runs, _, _ := h.rt.calls()
+	if len(runs) != 2 || h.runningID(t, "kube-scheduler") != old {
+		t.Fatalf("%d runs, running %v", len(runs), h.rt.running())
+	}
+	if s := statusOf(t, h.pod(t, "kube-scheduler-cp-a"), "kube-scheduler"); s.State.Running == nil || s.RestartCount != 0 {
+		t.Errorf("status %+v", s)
+	}
+}
+
 // CrashLoopBackOff as the kubelet does it: the first exit restarts at
 // once, then each restart waits 10s, 20s, 40s... up to 5m after the exit,
 // and a container that ran ten minutes starts over at 10s.
