@@ -50,10 +50,10 @@ type podManager struct {
 	// orphans are the stops in flight of containers no manifest wanted,
 	// by the pod's namespace/name: that name may not start meanwhile.
 	orphans map[string]string
-	crash    *backoff        // container restarts: 10s doubling to MaxRestartPeriod
-	pull     *backoff        // image pulls: 10s doubling to 5m
-	noted    map[string]string
-	wg       sync.WaitGroup // probes and stops in flight
+	crash   *backoff // container restarts: 10s doubling to MaxRestartPeriod
+	pull    *backoff // image pulls: 10s doubling to 5m
+	noted   map[string]string
+	wg      sync.WaitGroup // probes and stops in flight
 }
 
 // podState is one static pod as the kubelet tracks it.
