@@ -195,7 +195,9 @@ func serve(cfg Config) error {
 	if err := os.Chmod(sock, 0o600); err != nil {
 		return err
 	}
-	// Units enabled for boot start now, as on a machine coming up.
+	// As on a machine coming up: runtime directories, then the units
+	// enabled for boot.
+	createRuntimeDirs()
 	go a.systemd.bootUp()
 	for {
 		c, err := l.Accept()

@@ -228,7 +228,12 @@ func (c *Cluster) Act(ctx context.Context, s hb.Step) error {
 	case "start-load-balancer":
 		// An external load balancer: point it at the first master alone
 		// (kubeadm health-checks through it while the others have no
-		// apiserver yet).
+		// apiserver yet), unless the cluster already runs, as the step's
+		// note says.
+		if c.initialised() {
+			c.note("start-load-balancer: the cluster already runs: the load balancer is left as it is")
+			return nil
+		}
 		return c.balance(c.Bundle.With(bundle.RoleControlPlane)[:1])
 	case "add-masters-to-load-balancer":
 		return c.balance(c.Bundle.With(bundle.RoleControlPlane))
@@ -276,7 +281,7 @@ func (c *Cluster) balance(masters []bundle.Host) error {
 	if err := c.LB.Agent.WriteFile(agent.FileArgs{Path: "/etc/haproxy/haproxy.cfg", Data: []byte(c.lbConfig(masters)), Mode: 0o644}); err != nil {
 		return err
 	}
-	r, err := c.LB.Agent.Systemctl("restart", "haproxy")
+	r, err := c.LB.Agent.Systemctl("reload-or-restart", "haproxy")
 	if err != nil {
 		return err
 	}
@@ -286,6 +291,13 @@ func (c *Cluster) balance(masters []bundle.Host) error {
 	c.lbOn = names
 	c.note(fmt.Sprintf("the lab's load balancer %s routes to %s", c.Bundle.Endpoint, strings.Join(names, ", ")))
 	return nil
+}
+
+// initialised reports whether kubeadm init has run on the first master.
+func (c *Cluster) initialised() bool {
+	init := c.Bundle.With(bundle.RoleControlPlane)[0].Name
+	_, ok, err := c.Hosts[init].Agent.ReadFile("/etc/kubernetes/admin.conf")
+	return err == nil && ok
 }
 
 // AdminConf puts the first master's admin.conf on the operator's

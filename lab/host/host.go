@@ -198,20 +198,28 @@ func (l *Lab) AddHost(name, iface string, addr netip.Prefix) (*Host, error) {
 		{h.NetNS, "link", "set", iface, "up"},
 	}
 	add := []string{h.NetNS, "addr", "add", addr.String(), "dev", iface}
-	route := []string{h.NetNS, "route", "add", "default", "dev", iface}
 	if addr.Addr().Is6() {
 		// No duplicate address detection: the address would stay
 		// tentative for a second or two, and nothing else owns it.
 		add = append(add, "nodad")
-		route = []string{h.NetNS, "-6", "route", "add", "default", "dev", iface}
 	}
-	steps = append(steps, add, route)
+	steps = append(steps, add)
 	for _, s := range steps {
 		if err := l.ip(s[0], s[1:]...); err != nil {
 			return nil, err
 		}
 	}
-	return h, nil
+	return h, h.route()
+}
+
+// route sets the host's on-link default route. The kernel drops it when
+// the link goes down; a machine's network configuration puts it back when
+// the link returns, and so does SetLink.
+func (h *Host) route() error {
+	if h.Addr.Addr().Is6() {
+		return h.lab.ip(h.NetNS, "-6", "route", "replace", "default", "dev", h.Iface)
+	}
+	return h.lab.ip(h.NetNS, "route", "replace", "default", "dev", h.Iface)
 }
 
 // NSPath is the host's network namespace, for netns.Dialer.
@@ -302,7 +310,13 @@ func (h *Host) SetLink(up bool) error {
 	if up {
 		state = "up"
 	}
-	return h.lab.ip(h.NetNS, "link", "set", h.Iface, state)
+	if err := h.lab.ip(h.NetNS, "link", "set", h.Iface, state); err != nil {
+		return err
+	}
+	if up {
+		return h.route()
+	}
+	return nil
 }
 
 // Hosts returns the lab's hosts.

@@ -92,7 +92,7 @@ func Steps(p *model.Plan) []bundle.Step {
 		add(lb)
 	} else {
 		add(bundle.Step{Name: StepLoadBalancer, Hosts: nil,
-			Note: fmt.Sprintf("Point the load balancer %s at %s only, with a TCP or HTTPS /healthz check. kubeadm health-checks through it, so it must not route to masters that do not run an apiserver yet.", p.ControlPlane.Endpoint, addrs([]*model.Host{init}, p.ControlPlane.Port)[0])})
+			Note: fmt.Sprintf("Point the load balancer %s at %s only, with a TCP or HTTPS /healthz check. kubeadm health-checks through it, so it must not route to masters that do not run an apiserver yet. On a cluster that already runs (the bundle applied again), leave it as it is.", p.ControlPlane.Endpoint, addrs([]*model.Host{init}, p.ControlPlane.Port)[0])})
 	}
 
 	initCmds := []string{}
