@@ -22,6 +22,15 @@ PACKAGES=(
 	openssl
 	ansible-core
 	hyperfine
+	# The lab's hosts: what a node has (curl for keepalived's check script,
+	# iptables and conntrack for kube-proxy, iproute2 and util-linux for
+	# the namespaces and kubeadm's preflight).
+	curl
+	iptables
+	conntrack
+	iproute2
+	util-linux
+	procps
 )
 
 missing=()

@@ -14,7 +14,7 @@
 # and, for the lab only (tools/build.sh lab):
 #
 #   kube-apiserver-1.37, kube-controller-manager-1.37, kube-scheduler-1.37,
-#   kubectl-1.37   k8s.io/kubernetes/cmd/...       (tools/kubernetes-v1.37)
+#   kube-proxy-1.37, kubectl-1.37                  (tools/kubernetes-v1.37)
 #
 # Output dir: ${HAGEN_TOOLS_BIN:-<repo>/.tools/bin}
 #
@@ -50,7 +50,7 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=readonly"
 export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}k8s.io/kube-proxy"
 
 ALL_TOOLS=(kubeadm-1.37 kubeadm-1.35 kubeadm-1.30 etcd-3.7 etcdctl-3.7 etcd-3.6 etcdctl-3.6 cfssl cfssljson)
-LAB_TOOLS=(kube-apiserver-1.37 kube-controller-manager-1.37 kube-scheduler-1.37 kubectl-1.37)
+LAB_TOOLS=(kube-apiserver-1.37 kube-controller-manager-1.37 kube-scheduler-1.37 kube-proxy-1.37 kubectl-1.37)
 
 # tool -> "module dir|package|version module"
 spec() {
@@ -59,6 +59,7 @@ spec() {
 	kube-apiserver-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kube-apiserver|k8s.io/kubernetes" ;;
 	kube-controller-manager-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kube-controller-manager|k8s.io/kubernetes" ;;
 	kube-scheduler-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kube-scheduler|k8s.io/kubernetes" ;;
+	kube-proxy-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kube-proxy|k8s.io/kubernetes" ;;
 	kubectl-1.37) echo "kubernetes-v1.37|k8s.io/kubernetes/cmd/kubectl|k8s.io/kubernetes" ;;
 	kubeadm-1.35) echo "kubeadm-v1.35|k8s.io/kubernetes/cmd/kubeadm|k8s.io/kubernetes" ;;
 	kubeadm-1.30) echo "kubeadm-v1.30|k8s.io/kubernetes/cmd/kubeadm|k8s.io/kubernetes" ;;

@@ -56,7 +56,7 @@ type Timeouts struct {
 }
 
 // DefaultTimeouts are generous for a 2-core machine running a cluster.
-var DefaultTimeouts = Timeouts{Command: 8 * time.Minute, Check: 5 * time.Minute, Poll: 2 * time.Second}
+var DefaultTimeouts = Timeouts{Command: 8 * time.Minute, Check: 2 * time.Minute, Poll: 2 * time.Second}
 
 // Runner applies one bundle to the lab's hosts.
 type Runner struct {

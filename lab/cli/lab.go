@@ -158,10 +158,15 @@ func rehearse(ctx context.Context, o options, bundles []*bundle.Bundle, rep *rep
 	rep.figure("machines up", fmt.Sprintf("%d hosts booted and installed", len(c.Machines())), time.Since(start))
 	for i, b := range bundles {
 		if i > 0 {
-			c.Bundle = b
+			if err := c.Next(b); err != nil {
+				return labError{err}
+			}
 		}
 		if err := applyBundle(ctx, c, b, rep, log, i == 0); err != nil {
 			return err
+		}
+		if err := c.Retire(); err != nil {
+			return labError{err}
 		}
 		if err := ctx.Err(); err != nil {
 			return labError{err}
@@ -181,7 +186,7 @@ func applyBundle(ctx context.Context, c *cluster.Cluster, b *bundle.Bundle, rep 
 	}
 	var f *apply.Failure
 	if errors.As(err, &f) {
-		rep.fail("steps", fmt.Sprintf("%s: %v", b.Dir, f))
+		rep.fail("steps", fmt.Sprintf("%s: %v%s", b.Dir, f, diagnose(c, f)))
 		return f
 	}
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -174,17 +176,27 @@ func drills(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *rep
 	p.Start(ctx)
 	defer p.Stop()
 	e := &drill.Env{C: c, Clients: cl, Prober: p, Stable: 5 * time.Second}
-	if c.Bundle.Keepalived != nil {
-		rep.drill(e.VIPSteady(ctx, 20*time.Second))
+	// Each drill starts from a healthy cluster: after a failed one the
+	// cluster's state is unknown, and the rest are not run.
+	ok := func(r drill.Result) bool {
+		rep.drill(r)
+		return r.Err == nil
 	}
-	rep.drill(e.StopAPIServer(ctx))
+	if c.Bundle.Keepalived != nil && !ok(e.VIPSteady(ctx, 20*time.Second)) {
+		return nil
+	}
+	if !ok(e.StopAPIServer(ctx)) {
+		return nil
+	}
 	r, target := e.HaltMaster(ctx)
-	rep.drill(r)
-	if target != "" {
-		rep.drill(e.BringBack(ctx, target))
+	if !ok(r) && target == "" {
+		return nil
+	}
+	if target != "" && !ok(e.BringBack(ctx, target)) {
+		return nil
 	}
 	if c.Bundle.HAProxy {
-		rep.drill(e.KillHAProxy(ctx))
+		ok(e.KillHAProxy(ctx))
 	}
 	return nil
 }
@@ -209,6 +221,7 @@ func reapply(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *re
 	_, err = r.Run(ctx)
 	out := p.WaitRecovered(ctx, t0, 3*time.Second, time.Minute)
 	p.Stop()
+	c.Notes = nil // the first application's notes, again
 	if err != nil {
 		rep.result("re-apply", "", 0, err)
 		return nil
@@ -313,4 +326,69 @@ func kubeProxyServer(ctx context.Context, cl *check.Clients) (string, error) {
 		return cluster.Server, nil
 	}
 	return "", fmt.Errorf("the kube-proxy ConfigMap's kubeconfig.conf names no cluster")
+}
+
+// diagnose adds to a failed step what the host's static pods said last: a
+// kubeadm that times out waiting for an apiserver says why no better than
+// the apiserver's own log does.
+func diagnose(c *cluster.Cluster, f *apply.Failure) string {
+	h := c.Hosts[f.Host]
+	if h == nil || !h.Running() {
+		return ""
+	}
+	cs, err := h.Agent.ListContainers(nil)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	// The services' logs: HAProxy with no server left, keepalived's
+	// script, etcd's peers.
+	for _, u := range []string{"haproxy", "keepalived", "etcd"} {
+		data, err := os.ReadFile(filepath.Join(h.State, "journal", u+".service.log"))
+		if err != nil {
+			continue
+		}
+		var lines []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, "ALERT") || strings.Contains(l, "no server available") || strings.Contains(l, "rror") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 3 {
+			lines = lines[len(lines)-3:]
+		}
+		if len(lines) > 0 {
+			fmt.Fprintf(&b, "\n%s on %s:\n  %s", u, f.Host, strings.Join(lines, "\n  "))
+		}
+	}
+	for _, ct := range cs {
+		data, err := os.ReadFile(ct.Log)
+		if err != nil {
+			continue
+		}
+		var errs []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, "rror") || strings.Contains(l, "failed") || strings.Contains(l, "x509") {
+				errs = append(errs, l)
+			}
+		}
+		if len(errs) == 0 && ct.Running {
+			continue
+		}
+		state := "running"
+		if !ct.Running {
+			state = fmt.Sprintf("exited %d", ct.ExitCode)
+		}
+		fmt.Fprintf(&b, "\n%s on %s (%s):", ct.Labels["io.kubernetes.container.name"], f.Host, state)
+		if len(errs) > 3 {
+			errs = errs[len(errs)-3:]
+		}
+		for _, l := range errs {
+			if len(l) > 300 {
+				l = l[:300] + "..."
+			}
+			b.WriteString("\n  " + l)
+		}
+	}
+	return b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -40,9 +41,10 @@ type Cluster struct {
 	// Notes are what the lab did not do, or did in place of a person.
 	Notes []string
 
-	self string
-	log  io.Writer
-	lbOn []string // the masters the external load balancer routes to
+	self     string
+	log      io.Writer
+	lbOn     []string // the masters the external load balancer routes to
+	retiring []string // hosts the bundle dropped, still running
 }
 
 // Sysctls every host is booted with: kubeadm's preflight wants IP
@@ -72,10 +74,7 @@ func Build(l *host.Lab, b *bundle.Bundle, bin string, log io.Writer) (*Cluster, 
 		return nil, err
 	}
 	c := &Cluster{Lab: l, Bundle: b, Kit: kit, Hosts: map[string]*host.Host{}, Names: map[string]netip.Addr{}, self: self, log: log}
-	iface := "eth0"
-	if b.Keepalived != nil {
-		iface = b.Keepalived.Iface
-	}
+	iface := c.iface()
 	used := map[netip.Addr]bool{}
 	for _, h := range b.Hosts {
 		used[h.Address] = true
@@ -86,17 +85,7 @@ func Build(l *host.Lab, b *bundle.Bundle, bin string, log io.Writer) (*Cluster, 
 	}
 	subnet := c.subnet()
 	for _, h := range b.Hosts {
-		p := h.Prefix
-		if !p.IsValid() {
-			if subnet.Contains(h.Address) && b.Keepalived != nil {
-				p = netip.PrefixFrom(h.Address, subnet.Bits())
-			} else {
-				p = netip.PrefixFrom(h.Address, h.Address.BitLen())
-			}
-		} else {
-			p = netip.PrefixFrom(h.Address, p.Bits())
-		}
-		hh, err := l.AddHost(h.Name, iface, p)
+		hh, err := l.AddHost(h.Name, iface, c.prefixOf(h))
 		if err != nil {
 			return nil, err
 		}
@@ -127,12 +116,96 @@ func Build(l *host.Lab, b *bundle.Bundle, bin string, log io.Writer) (*Cluster, 
 	return c, nil
 }
 
+// Next makes b, the next render of the same cluster, the lab's bundle:
+// every host it adds gets a machine (installed and booted, its name in
+// every machine's /etc/hosts), as an operator provisions a new node
+// before applying the render. Hosts it drops keep running until its steps
+// have run (Retire ends them).
+func (c *Cluster) Next(b *bundle.Bundle) error {
+	if b.Manifest.Software != c.Bundle.Manifest.Software {
+		return fmt.Errorf("the next bundle is for Kubernetes %s and etcd %s, the cluster runs %s and %s: the lab does not upgrade clusters",
+			b.Manifest.Software.Kubernetes, b.Manifest.Software.Etcd, c.Bundle.Manifest.Software.Kubernetes, c.Bundle.Manifest.Software.Etcd)
+	}
+	prev := c.Bundle
+	c.Bundle = b
+	var added []*host.Host
+	for _, h := range b.Hosts {
+		if _, ok := c.Hosts[h.Name]; ok {
+			continue
+		}
+		c.Names[h.Name] = h.Address
+		hh, err := c.Lab.AddHost(h.Name, c.iface(), c.prefixOf(h))
+		if err != nil {
+			return err
+		}
+		c.Hosts[h.Name] = hh
+		added = append(added, hh)
+	}
+	for _, h := range added {
+		if err := c.provision(h); err != nil {
+			return err
+		}
+		c.note(fmt.Sprintf("the next render adds %s: a new machine was installed for it", h.Name))
+	}
+	if len(added) > 0 {
+		// Every machine learns the new names, as DNS would.
+		for _, h := range c.Machines() {
+			if !h.Running() {
+				continue
+			}
+			if err := h.Agent.WriteFile(agent.FileArgs{Path: "/etc/hosts", Data: machine.HostsFile(c.Names), Mode: 0o644}); err != nil {
+				return err
+			}
+		}
+	}
+	c.retiring = nil
+	for _, h := range prev.Hosts {
+		if _, ok := b.Host(h.Name); !ok {
+			c.retiring = append(c.retiring, h.Name)
+		}
+	}
+	return nil
+}
+
+// Retire powers off the machines of hosts the bundle dropped, once its
+// steps have taken them out of the cluster.
+func (c *Cluster) Retire() error {
+	for _, name := range c.retiring {
+		h := c.Hosts[name]
+		if err := h.Halt(); err != nil {
+			return err
+		}
+		delete(c.Hosts, name)
+		c.note(fmt.Sprintf("the render drops %s: its machine is powered off", name))
+	}
+	c.retiring = nil
+	return nil
+}
+
+func (c *Cluster) iface() string {
+	if c.Bundle.Keepalived != nil {
+		return c.Bundle.Keepalived.Iface
+	}
+	return "eth0"
+}
+
+// prefixOf is a host's address with the prefix of its link.
+func (c *Cluster) prefixOf(h bundle.Host) netip.Prefix {
+	if h.Prefix.IsValid() {
+		return netip.PrefixFrom(h.Address, h.Prefix.Bits())
+	}
+	if subnet := c.subnet(); c.Bundle.Keepalived != nil && subnet.Contains(h.Address) {
+		return netip.PrefixFrom(h.Address, subnet.Bits())
+	}
+	return netip.PrefixFrom(h.Address, h.Address.BitLen())
+}
+
 // Machines are every lab machine: the bundle's hosts, the operator's, the
 // load balancer's.
 func (c *Cluster) Machines() []*host.Host {
 	var out []*host.Host
-	for _, h := range c.Bundle.Hosts {
-		out = append(out, c.Hosts[h.Name])
+	for _, n := range slices.Sorted(maps.Keys(c.Hosts)) {
+		out = append(out, c.Hosts[n])
 	}
 	out = append(out, c.Operator)
 	if c.LB != nil {

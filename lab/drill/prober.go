@@ -93,6 +93,9 @@ func (o Outage) String() string {
 	if o.Failed == 0 {
 		return fmt.Sprintf("no request failed (%d sent)", o.Total)
 	}
+	if !o.Recovered {
+		return fmt.Sprintf("no request succeeded again (%d of %d failed)", o.Failed, o.Total)
+	}
 	return fmt.Sprintf("%s until requests succeeded again (%d of %d failed)", o.Gap.Round(100*time.Millisecond), o.Failed, o.Total)
 }
 

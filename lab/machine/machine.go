@@ -19,17 +19,18 @@ import (
 
 	"github.com/hagen/hagen/lab/agent"
 	"github.com/hagen/hagen/lab/host"
+	"github.com/hagen/hagen/lab/standin/kubelet"
 	hb "github.com/hagen/hagen/render/bundle"
 )
 
 // Kit is the binaries of one bundle's versions, built from the module
 // proxy by tools/build.sh into the lab's --bin directory.
 type Kit struct {
-	Kubeadm, Kubectl               string
-	APIServer, ControllerManager   string
-	Scheduler, Etcd, Etcdctl       string
-	KubernetesVersion, EtcdVersion string
-	KubernetesMinor, EtcdMinor     string
+	Kubeadm, Kubectl                string
+	APIServer, ControllerManager    string
+	Scheduler, Proxy, Etcd, Etcdctl string
+	KubernetesVersion, EtcdVersion  string
+	KubernetesMinor, EtcdMinor      string
 }
 
 // KitFor finds the binaries for a bundle's software in bin. A missing one
@@ -53,6 +54,7 @@ func KitFor(bin string, sw hb.Software) (*Kit, error) {
 		{&k.APIServer, "kube-apiserver-" + k8s},
 		{&k.ControllerManager, "kube-controller-manager-" + k8s},
 		{&k.Scheduler, "kube-scheduler-" + k8s},
+		{&k.Proxy, "kube-proxy-" + k8s},
 		{&k.Etcd, "etcd-" + etcd},
 		{&k.Etcdctl, "etcdctl-" + etcd},
 	} {
@@ -78,10 +80,7 @@ func minorOf(v string) (string, error) {
 const (
 	// RealKubeadm is the real kubeadm that the /usr/bin/kubeadm shim runs.
 	RealKubeadm = "/usr/lib/hagen-lab/kubeadm"
-	// ImagesFile maps the container images a bundle's static pods (and
-	// kubeadm's) name to directories holding their binaries.
-	ImagesFile = "/etc/hagen-lab/images.json"
-	imagesDir  = "/usr/lib/hagen-lab/images"
+	imagesDir   = "/usr/lib/hagen-lab/images"
 )
 
 // The kubelet package's files, as pkgs.k8s.io's deb installs them
@@ -155,7 +154,7 @@ func Install(h *host.Host, k *Kit, self string, names map[string]netip.Addr) err
 		{Path: "/etc/default/kubelet", Data: []byte(kubeletDefaults), Mode: 0o644},
 		{Path: "/etc/kubernetes/manifests/.kubelet-keep", Mode: 0o644},
 		{Path: "/var/lib/kubelet/.kubelet-keep", Mode: 0o644},
-		{Path: "/etc/hosts", Data: hostsFile(names), Mode: 0o644},
+		{Path: "/etc/hosts", Data: HostsFile(names), Mode: 0o644},
 		// No name server: every name the cluster uses is in /etc/hosts,
 		// and a lookup of any other fails at once instead of leaving the
 		// host.
@@ -170,7 +169,8 @@ func Install(h *host.Host, k *Kit, self string, names map[string]netip.Addr) err
 	if err != nil {
 		return err
 	}
-	if err := a.WriteFile(agent.FileArgs{Path: ImagesFile, Data: images, Mode: 0o644}); err != nil {
+	// The kubelet stand-in reads it: image names to binaries.
+	if err := a.WriteFile(agent.FileArgs{Path: kubelet.ImagesFile, Data: images, Mode: 0o644}); err != nil {
 		return err
 	}
 	// Boot-time units: exactly those of a fresh node.
@@ -208,6 +208,7 @@ func (k *Kit) images(h *host.Host) ([]byte, error) {
 		{"kube-apiserver", "v" + k.KubernetesVersion, map[string]string{"kube-apiserver": k.APIServer}},
 		{"kube-controller-manager", "v" + k.KubernetesVersion, map[string]string{"kube-controller-manager": k.ControllerManager}},
 		{"kube-scheduler", "v" + k.KubernetesVersion, map[string]string{"kube-scheduler": k.Scheduler}},
+		{"kube-proxy", "v" + k.KubernetesVersion, map[string]string{"kube-proxy": k.Proxy}},
 		{"etcd", k.EtcdVersion + "-0", map[string]string{"etcd": k.Etcd, "etcdctl": k.Etcdctl}},
 	}
 	m := map[string]string{}
@@ -225,7 +226,8 @@ func (k *Kit) images(h *host.Host) ([]byte, error) {
 	return json.MarshalIndent(m, "", "  ")
 }
 
-func hostsFile(names map[string]netip.Addr) []byte {
+// HostsFile is /etc/hosts with every name the lab's machines resolve.
+func HostsFile(names map[string]netip.Addr) []byte {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	keys := make([]string, 0, len(names))

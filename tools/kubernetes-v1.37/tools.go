@@ -9,12 +9,14 @@
 //	go build k8s.io/kubernetes/cmd/kube-apiserver
 //	go build k8s.io/kubernetes/cmd/kube-controller-manager
 //	go build k8s.io/kubernetes/cmd/kube-scheduler
+//	go build k8s.io/kubernetes/cmd/kube-proxy
 //	go build k8s.io/kubernetes/cmd/kubectl
 package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubernetes/cmd/kube-proxy/app"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
 	_ "k8s.io/kubernetes/cmd/kubeadm/app"
 	_ "k8s.io/kubernetes/cmd/kubeadm/app/util/errors"

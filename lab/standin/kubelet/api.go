@@ -25,7 +25,10 @@ type apiLoop struct {
 	ready func() bool
 	// pods are the static pods with their status (podManager.snapshot).
 	pods func() []*corev1.Pod
-	now  func() time.Time
+	// apiPods, when set, is started once the Node is registered: the
+	// pods bound to the node are the kubelet's from then on.
+	apiPods *apiSource
+	now     func() time.Time
 
 	nodeUID types.UID
 	errs    map[string]string
@@ -64,6 +67,9 @@ func (a *apiLoop) run(ctx context.Context) {
 			return
 		}
 		delay = min(2*delay, 7*time.Second)
+	}
+	if a.apiPods != nil {
+		a.apiPods.start(ctx, a.client)
 	}
 	leaseEvery := time.Duration(float64(a.leaseDuration)*leaseRenewFraction*1000) * time.Millisecond
 	if leaseEvery <= 0 {

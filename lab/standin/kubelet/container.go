@@ -32,6 +32,11 @@ const (
 	// labelGrace lets a kubelet that no longer has the manifest stop the
 	// container with the grace period it was started under.
 	labelGrace = "io.kubernetes.pod.terminationGracePeriod"
+	// labelConfigSource is the pod's source (sourceFile, sourceAPI): a
+	// kubelet started again leaves the containers of API pods alone until
+	// it has listed the API's pods. Containers without it are static
+	// pods' of an earlier stand-in.
+	labelConfigSource = annConfigSource
 )
 
 // basePath is the PATH of a container after its image's directory: the
@@ -78,10 +83,65 @@ func containerID(pod *corev1.Pod, name string, attempt int) string {
 	return fmt.Sprintf("%s_%s_%s_%d", pod.Name, name, string(pod.UID)[:8], attempt)
 }
 
-// buildContainer turns one container of a static pod into the process the
-// agent runs: argv from command and args, the environment an image and the
+// containerInput is what one attempt of one container is built from.
+type containerInput struct {
+	Pod       *corev1.Pod
+	Container *corev1.Container
+	Attempt   int
+	Source    string // sourceFile or sourceAPI
+	// ImageDir holds the image's binaries (the lab's image map).
+	ImageDir string
+	// Hostname is the HOSTNAME of a host-network container.
+	Hostname string
+	// HostIPs are the node's IPs, the host and pod IPs of the downward
+	// API.
+	HostIPs []string
+	// Volumes are where the pod's volumes are on the host (podVolumes).
+	Volumes map[string]hostVolume
+	// Allocatable is the node's, what resourceFieldRef limits default to.
+	Allocatable corev1.ResourceList
+}
+
+// hostVolume is a pod's volume as the host has it.
+type hostVolume struct {
+	// Path is the volume on the host. A hostPath volume's is its path as
+	// written, the host's own.
+	Path string
+	// HostPath marks a hostPath volume: one mounted where it is needs no
+	// mount.
+	HostPath bool
+	// ReadOnly is the plugin's attribute: the kubelet mounts configMap,
+	// secret, projected and downwardAPI volumes read-only whatever the
+	// volumeMount says.
+	ReadOnly bool
+}
+
+// podVolumes is where each volume of a pod is on the host: hostPath
+// volumes where they say, emptyDirs in the pod's directory under root,
+// and the volumes made from API objects where the API side made them.
+// A volume not made yet is missing.
+func podVolumes(root string, dp *desiredPod) map[string]hostVolume {
+	vols := map[string]hostVolume{}
+	for _, v := range dp.Pod.Spec.Volumes {
+		switch {
+		case v.HostPath != nil:
+			vols[v.Name] = hostVolume{Path: v.HostPath.Path, HostPath: true}
+		case v.EmptyDir != nil:
+			vols[v.Name] = hostVolume{Path: volumeDir(root, dp.Pod.UID, pluginEmptyDir, v.Name)}
+		default:
+			if p, ok := dp.Volumes[v.Name]; ok {
+				vols[v.Name] = hostVolume{Path: p, ReadOnly: true}
+			}
+		}
+	}
+	return vols
+}
+
+// buildContainer turns one container of a pod into the process the agent
+// runs: argv from command and args, the environment an image and the
 // spec would give it, its volume mounts, and the labels that identify it.
-func buildContainer(pod *corev1.Pod, c *corev1.Container, attempt int, imgDir, hostname string) (agent.Container, error) {
+func buildContainer(in containerInput) (agent.Container, error) {
+	pod, c := in.Pod, in.Container
 	if len(c.Command) == 0 {
 		return agent.Container{}, &configError{"the container has no command, and the lab's kubelet knows no image entrypoint"}
 	}
@@ -98,13 +158,15 @@ func buildContainer(pod *corev1.Pod, c *corev1.Container, attempt int, imgDir, h
 	}
 
 	// The image's environment, then the container's, which overrides it.
-	env := []string{"PATH=" + imgDir + ":" + basePath, "HOSTNAME=" + hostname, "HOME=/root"}
+	// A value is expanded against the variables defined before it; a
+	// value from the downward API is taken as it is (makeEnvironmentVariables).
+	env := []string{"PATH=" + in.ImageDir + ":" + basePath, "HOSTNAME=" + in.Hostname, "HOME=/root"}
 	vars := map[string]string{}
 	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			return agent.Container{}, &configError{fmt.Sprintf("env %q: valueFrom is not supported by the lab's kubelet", e.Name)}
+		v, err := envValue(in, &e, vars)
+		if err != nil {
+			return agent.Container{}, &configError{fmt.Sprintf("env %q: %v", e.Name, err)}
 		}
-		v := expand(e.Value, vars)
 		vars[e.Name] = v
 		env = setEnv(env, e.Name, v)
 	}
@@ -112,52 +174,94 @@ func buildContainer(pod *corev1.Pod, c *corev1.Container, attempt int, imgDir, h
 	for _, a := range append(append([]string{}, c.Command...), c.Args...) {
 		argv = append(argv, expand(a, vars))
 	}
-	if !strings.Contains(argv[0], "/") {
-		if p := filepath.Join(imgDir, argv[0]); isExecutable(p) {
-			argv[0] = p
-		}
-	}
+	argv[0] = imageBinary(in.ImageDir, argv[0])
 
-	vols := map[string]*corev1.HostPathVolumeSource{}
-	for _, v := range pod.Spec.Volumes {
-		vols[v.Name] = v.HostPath
-	}
 	var mounts []agent.Mount
 	for _, m := range c.VolumeMounts {
-		hp := vols[m.Name]
-		if hp == nil {
-			return agent.Container{}, &configError{fmt.Sprintf("volume %q is not a hostPath volume", m.Name)}
+		v, ok := in.Volumes[m.Name]
+		if !ok {
+			return agent.Container{}, &configError{fmt.Sprintf("volume %q is not set up", m.Name)}
 		}
 		if m.SubPathExpr != "" {
 			return agent.Container{}, &configError{fmt.Sprintf("volumeMount %q: subPathExpr is not supported by the lab's kubelet", m.Name)}
 		}
-		src := filepath.Join(hp.Path, m.SubPath)
+		src := filepath.Join(v.Path, m.SubPath)
 		// A host path mounted where it is needs no mount: the process
 		// sees the host's filesystem.
-		if filepath.Clean(src) != filepath.Clean(m.MountPath) {
-			mounts = append(mounts, agent.Mount{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly})
+		if v.HostPath && filepath.Clean(src) == filepath.Clean(m.MountPath) {
+			continue
 		}
+		mounts = append(mounts, agent.Mount{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly || v.ReadOnly})
 	}
 
 	return agent.Container{
-		ID:     containerID(pod, c.Name, attempt),
-		Labels: containerLabels(pod, c.Name, attempt),
+		ID:     containerID(pod, c.Name, in.Attempt),
+		Labels: containerLabels(pod, c.Name, in.Attempt, in.Source),
 		Argv:   argv,
 		Env:    env,
 		Mounts: mounts,
 	}, nil
 }
 
-func containerLabels(pod *corev1.Pod, name string, attempt int) map[string]string {
+// envValue is one env var's value: its value expanded, or what its
+// valueFrom reads from the downward API. Values from configMaps and
+// secrets are not supported: the container waits with
+// CreateContainerConfigError, saying so.
+func envValue(in containerInput, e *corev1.EnvVar, vars map[string]string) (string, error) {
+	from := e.ValueFrom
+	switch {
+	case from == nil:
+		return expand(e.Value, vars), nil
+	case from.FieldRef != nil:
+		return podFieldValue(in.Pod, from.FieldRef.FieldPath, in.HostIPs)
+	case from.ResourceFieldRef != nil:
+		return resourceFieldValue(in.Pod, in.Container, from.ResourceFieldRef, in.Allocatable)
+	case from.ConfigMapKeyRef != nil:
+		return "", errors.New("valueFrom.configMapKeyRef is not supported by the lab's kubelet")
+	case from.SecretKeyRef != nil:
+		return "", errors.New("valueFrom.secretKeyRef is not supported by the lab's kubelet")
+	}
+	return "", errors.New("this valueFrom is not supported by the lab's kubelet")
+}
+
+// imageBinary maps a container's command to the binary the lab runs. The
+// lab keeps an image as a directory of binaries (the image map), not as
+// a filesystem: a command named without a directory ("kube-apiserver")
+// is the image's binary of that name when the image has one, else left
+// to PATH; a command named by an absolute path whose base name is a
+// binary of the image ("/usr/local/bin/kube-proxy") is that binary, the
+// path being where the image keeps it; any other path is the host's
+// ("/bin/sh").
+func imageBinary(imgDir, cmd string) string {
+	if strings.Contains(cmd, "/") && !filepath.IsAbs(cmd) {
+		return cmd
+	}
+	if p := filepath.Join(imgDir, filepath.Base(cmd)); imgDir != "" && isExecutable(p) {
+		return p
+	}
+	return cmd
+}
+
+func containerLabels(pod *corev1.Pod, name string, attempt int, source string) map[string]string {
 	return map[string]string{
 		labelPodName:       pod.Name,
 		labelPodNamespace:  pod.Namespace,
 		labelPodUID:        string(pod.UID),
 		labelContainerName: name,
 		labelConfigHash:    pod.Annotations[annConfigHash],
+		labelConfigSource:  source,
 		labelAttempt:       strconv.Itoa(attempt),
-		labelGrace:         strconv.FormatInt(*pod.Spec.TerminationGracePeriodSeconds, 10),
+		labelGrace:         strconv.FormatInt(specGrace(pod), 10),
 	}
+}
+
+// specGrace is the pod's terminationGracePeriodSeconds (the API default
+// for a pod built without one).
+func specGrace(pod *corev1.Pod) int64 {
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		return *g
+	}
+	return corev1.DefaultTerminationGracePeriodSeconds
 }
 
 func setEnv(env []string, name, value string) []string {

@@ -13,7 +13,14 @@ import (
 	"github.com/hagen/hagen/lab/agent"
 )
 
-func decodeTestdata(t *testing.T, name string) *staticPod {
+// staticInput is what the pod manager builds a static pod's container
+// from, on node cp-a.
+func staticInput(sp *desiredPod, c *corev1.Container, attempt int, imgDir string) containerInput {
+	return containerInput{Pod: sp.Pod, Container: c, Attempt: attempt, Source: sp.Source, ImageDir: imgDir,
+		Hostname: "cp-a", HostIPs: []string{"172.31.0.10"}, Volumes: podVolumes("", sp)}
+}
+
+func decodeTestdata(t *testing.T, name string) *desiredPod {
 	t.Helper()
 	sp, err := decodeManifest("/etc/kubernetes/manifests/"+filepath.Base(name), testdata(t, name), "cp-a")
 	if err != nil {
@@ -35,7 +42,7 @@ func TestContainersOfTheControlPlane(t *testing.T) {
 	for _, file := range []string{"kubeadm/kube-apiserver.yaml", "kubeadm/kube-controller-manager.yaml", "kubeadm/kube-scheduler.yaml", "hagen/etcd.yaml"} {
 		sp := decodeTestdata(t, file)
 		c := &sp.Pod.Spec.Containers[0]
-		ct, err := buildContainer(sp.Pod, c, 2, imgDir, "cp-a")
+		ct, err := buildContainer(staticInput(sp, c, 2, imgDir))
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
@@ -67,7 +74,7 @@ func TestContainersOfTheControlPlane(t *testing.T) {
 // hostPath: those become mounts of the container's own.
 func TestExtraVolumesBecomeMounts(t *testing.T) {
 	sp := decodeTestdata(t, "kubeadm/kube-apiserver-extravolumes.yaml")
-	ct, err := buildContainer(sp.Pod, &sp.Pod.Spec.Containers[0], 0, t.TempDir(), "cp-a")
+	ct, err := buildContainer(staticInput(sp, &sp.Pod.Spec.Containers[0], 0, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +88,8 @@ func TestExtraVolumesBecomeMounts(t *testing.T) {
 }
 
 func TestContainerEnvAndCommand(t *testing.T) {
-	pod := decodeTestdata(t, "kubeadm/kube-scheduler.yaml").Pod
+	sp := decodeTestdata(t, "kubeadm/kube-scheduler.yaml")
+	pod := sp.Pod
 	c := pod.Spec.Containers[0].DeepCopy()
 	c.Command = []string{"sh", "-c", "echo $(GREETING) $$(NOT) $(UNSET)"}
 	c.Env = []corev1.EnvVar{
@@ -90,7 +98,7 @@ func TestContainerEnvAndCommand(t *testing.T) {
 		{Name: "PATH", Value: "/opt/bin"},
 		{Name: "https_proxy", Value: "http://proxy:3128"},
 	}
-	ct, err := buildContainer(pod, c, 0, t.TempDir(), "cp-a")
+	ct, err := buildContainer(staticInput(sp, c, 0, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +122,7 @@ func TestContainerEnvAndCommand(t *testing.T) {
 	} {
 		c := pod.Spec.Containers[0].DeepCopy()
 		edit(c)
-		if _, err := buildContainer(pod, c, 0, "/img", "cp-a"); !errors.As(err, &ce) {
+		if _, err := buildContainer(staticInput(sp, c, 0, "/img")); !errors.As(err, &ce) {
 			t.Errorf("%s: %v, want a container config error", name, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -20,15 +21,20 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/keyutil"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hagen/hagen/lab/agent"
 )
 
 // TestAgainstARealControlPlane runs two stand-in kubelets against a real
@@ -75,7 +81,7 @@ func TestAgainstARealControlPlane(t *testing.T) {
 		"--client-ca-file="+caCrt, "--tls-cert-file="+write("apiserver.crt", servingCrt), "--tls-private-key-file="+write("apiserver.key", servingKey),
 		"--service-account-key-file="+write("sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub})),
 		"--service-account-signing-key-file="+write("sa.key", saKeyPEM), "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction", "--enable-bootstrap-token-auth=true",
+		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction", "--enable-bootstrap-token-auth=true", "--allow-privileged=true",
 		"--service-cluster-ip-range=10.96.0.0/12", "--endpoint-reconciler-type=none", "--cert-dir="+filepath.Join(dir, "apiserver-certs"))
 	adminConf := writeKubeconfig(t, filepath.Join(dir, "admin.conf"), server, ca.pem, "admin", &clientcmdapi.AuthInfo{ClientCertificateData: adminCrt, ClientKeyData: adminKey})
 	admin := clientFrom(t, adminConf)
@@ -84,8 +90,11 @@ func TestAgainstARealControlPlane(t *testing.T) {
 		_, err := admin.CoreV1().Namespaces().Get(ctx, "kube-node-lease", metav1.GetOptions{})
 		return err == nil
 	})
-	start(t, filepath.Join(bin, "kube-controller-manager-1.37"), "--kubeconfig="+adminConf, "--controllers=csrapproving,csrsigning",
+	start(t, filepath.Join(bin, "kube-controller-manager-1.37"), "--kubeconfig="+adminConf,
+		"--controllers=csrapproving,csrsigning,daemonset,root-ca-cert-publisher", "--root-ca-file="+caCrt,
 		"--cluster-signing-cert-file="+caCrt, "--cluster-signing-key-file="+caKeyFile, "--leader-elect=false", "--secure-port=0")
+	// The scheduler binds the DaemonSet's pods to the nodes.
+	start(t, filepath.Join(bin, "kube-scheduler-1.37"), "--kubeconfig="+adminConf, "--leader-elect=false", "--secure-port=0")
 
 	// kubeadm's bootstrap token and RBAC (phases/bootstraptoken/node).
 	group := "system:bootstrappers:kubeadm:default-node-token"
@@ -204,6 +213,235 @@ func TestAgainstARealControlPlane(t *testing.T) {
 		_, err := admin.CoreV1().Pods("kube-system").Get(ctx, "kube-scheduler-cp-a", metav1.GetOptions{})
 		return err != nil
 	})
+
+	kubeProxy(t, bin, dir, adminConf, admin, ca.pem, a, b)
+}
+
+// kubeProxy installs kube-proxy as kubeadm 1.37.2 does (its addon phase,
+// from hagen's kubeadm config for cloud-lb's cp-a, as a single-master
+// cluster before it moved behind the load balancer), checks that both
+// kubelets run its pods with their volumes and report them available,
+// then runs hagen's kube-proxy-repoint.sh from the cloud-lb bundle: it
+// patches the ConfigMap, restarts the DaemonSet and waits for the
+// rollout, which the kubelets carry out (stop, confirm the deletion,
+// start the new pods). A second run changes nothing.
+func kubeProxy(t *testing.T, bin, dir, adminConf string, admin kubernetes.Interface, caPEM []byte, hosts ...*kubeletHost) {
+	ctx := context.Background()
+	golden, err := filepath.Abs("../../../golden/cloud-lb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(golden, "hosts/cp-a/etc/kubernetes/kubeadm/kubeadm.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	single := strings.NewReplacer("controlPlaneEndpoint: k8s-api.cloud.example.com:6443", "controlPlaneEndpoint: 172.31.0.10:6443",
+		"directory: /etc/kubernetes/kubeadm/patches", "directory: "+filepath.Join(golden, "hosts/cp-a/etc/kubernetes/kubeadm/patches")).Replace(string(cfg))
+	if single == string(cfg) {
+		t.Fatal("the edit of kubeadm.yaml did not apply")
+	}
+
+	// The pod as the kubelet first sees it: the scheduler's binding.
+	w, err := admin.CoreV1().Pods("kube-system").Watch(ctx, metav1.ListOptions{LabelSelector: "k8s-app=kube-proxy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := make(chan *corev1.Pod, 1)
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			if p, ok := ev.Object.(*corev1.Pod); ok && p.Spec.NodeName == "cp-a" {
+				bound <- p
+				return
+			}
+		}
+	}()
+	run := func(name string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return string(out)
+	}
+	run(filepath.Join(bin, "kubeadm-1.37"), "init", "phase", "addon", "kube-proxy", "--config="+writeTemp(t, "kubeadm.yaml", []byte(single)), "--kubeconfig="+adminConf)
+	var first *corev1.Pod
+	select {
+	case first = <-bound:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no kube-proxy pod was bound to cp-a")
+	}
+	if golden := os.Getenv("HAGEN_UPDATE") == "1"; golden {
+		writeObject(t, "testdata/kubeadm/kube-proxy-pod.yaml", "Pod", first)
+		cm, err := admin.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeObject(t, "testdata/kubeadm/kube-proxy-configmap.yaml", "ConfigMap", cm)
+	}
+
+	available := func(what string) []corev1.Pod {
+		t.Helper()
+		waitLong(t, 90*time.Second, what, func() bool {
+			ds, err := admin.AppsV1().DaemonSets("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{})
+			return err == nil && ds.Status.ObservedGeneration == ds.Generation && ds.Status.DesiredNumberScheduled == 2 &&
+				ds.Status.UpdatedNumberScheduled == 2 && ds.Status.NumberAvailable == 2
+		})
+		list, err := admin.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=kube-proxy"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list.Items
+	}
+	before := available("kube-proxy available on both nodes")
+	if len(before) != 2 {
+		t.Fatalf("%d kube-proxy pods", len(before))
+	}
+	for _, p := range before {
+		if p.Status.Phase != corev1.PodRunning || p.Status.PodIP != "10.0.0.10" || p.Status.StartTime == nil ||
+			len(p.Status.ContainerStatuses) != 1 || !p.Status.ContainerStatuses[0].Ready || p.Status.ObservedGeneration != p.Generation {
+			t.Errorf("%s: status %+v", p.Name, p.Status)
+		}
+	}
+	// What cp-a runs: kube-proxy from its image, its command expanded,
+	// the ConfigMap and the projected token mounted read-only, the host
+	// paths where they are.
+	h := hosts[0]
+	var ctr agent.Container
+	for _, c := range h.rt.runningContainers() {
+		if c.Labels[labelContainerName] == "kube-proxy" {
+			ctr = c.Container
+		}
+	}
+	imgDir := h.env.imageDirs["registry.k8s.io/kube-proxy:v1.37.2"]
+	if want := []string{filepath.Join(imgDir, "kube-proxy"), "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=cp-a"}; !slices.Equal(ctr.Argv, want) {
+		t.Fatalf("kube-proxy runs as %q, want %q", ctr.Argv, want)
+	}
+	mounts := map[string]agent.Mount{}
+	for _, m := range ctr.Mounts {
+		mounts[m.Target] = m
+	}
+	cmDir, saDir := mounts["/var/lib/kube-proxy"], mounts["/var/run/secrets/kubernetes.io/serviceaccount"]
+	if len(mounts) != 2 || !cmDir.ReadOnly || !saDir.ReadOnly || !strings.Contains(cmDir.Source, "/volumes/kubernetes.io~configmap/kube-proxy") ||
+		!strings.Contains(saDir.Source, "/volumes/kubernetes.io~projected/kube-api-access-") {
+		t.Fatalf("mounts %+v", ctr.Mounts)
+	}
+	read := func(p string) string {
+		t.Helper()
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if !strings.Contains(read(filepath.Join(cmDir.Source, "kubeconfig.conf")), "server: https://172.31.0.10:6443") ||
+		!strings.Contains(read(filepath.Join(cmDir.Source, "config.conf")), "kind: KubeProxyConfiguration") {
+		t.Error("the ConfigMap's files are not kubeadm's")
+	}
+	if read(filepath.Join(saDir.Source, "ca.crt")) != string(caPEM) || read(filepath.Join(saDir.Source, "namespace")) != "kube-system" {
+		t.Error("ca.crt or namespace of the projected volume is wrong")
+	}
+	// The token is the API server's, for kube-proxy's account, bound to
+	// the pod.
+	review, err := admin.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+		Spec: authenticationv1.TokenReviewSpec{Token: read(filepath.Join(saDir.Source, "token"))}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := review.Status; !st.Authenticated || st.User.Username != "system:serviceaccount:kube-system:kube-proxy" ||
+		!slices.Contains(st.User.Extra["authentication.kubernetes.io/pod-uid"], ctr.Labels[labelPodUID]) {
+		t.Errorf("token review %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(h.env.root, "run/xtables.lock")); err != nil {
+		t.Errorf("the FileOrCreate host path was not made: %v", err)
+	}
+	// A steady pod costs the API server nothing.
+	rv := func() string {
+		p, err := admin.CoreV1().Pods("kube-system").Get(ctx, before[0].Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.ResourceVersion
+	}
+	v := rv()
+	time.Sleep(3 * time.Second)
+	if rv() != v {
+		t.Error("the status of a steady pod was written again")
+	}
+
+	// hagen's repoint script, as an operator runs it.
+	tools := t.TempDir()
+	if err := os.Symlink(filepath.Join(bin, "kubectl-1.37"), filepath.Join(tools, "kubectl")); err != nil {
+		t.Fatal(err)
+	}
+	script := func() string {
+		t.Helper()
+		cmd := exec.Command("sh", filepath.Join(golden, "cluster/kube-proxy-repoint.sh"))
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+adminConf, "PATH="+tools+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kube-proxy-repoint.sh: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	out := script()
+	if !strings.Contains(out, "daemonset.apps/kube-proxy restarted") || !strings.Contains(out, "successfully rolled out") {
+		t.Errorf("kube-proxy-repoint.sh said:\n%s", out)
+	}
+	after := available("the restarted kube-proxy available")
+	old := map[types.UID]bool{before[0].UID: true, before[1].UID: true}
+	for _, p := range after {
+		if old[p.UID] || p.DeletionTimestamp != nil {
+			t.Errorf("pod %s is not a new one", p.Name)
+		}
+	}
+	for _, h := range hosts {
+		_, stops, _ := h.rt.calls()
+		var stopped int
+		for _, s := range stops {
+			if strings.HasPrefix(s.ID, "kube-proxy-") && s.Grace == 30*time.Second {
+				stopped++
+			}
+		}
+		if stopped != 1 {
+			t.Errorf("%s: stops %v, want the old kube-proxy's with its 30s", h.name, stops)
+		}
+	}
+	for _, c := range h.rt.runningContainers() {
+		if c.Labels[labelContainerName] == "kube-proxy" {
+			for _, m := range c.Mounts {
+				if m.Target == "/var/lib/kube-proxy" && !strings.Contains(read(filepath.Join(m.Source, "kubeconfig.conf")), "server: https://k8s-api.cloud.example.com:6443") {
+					t.Error("the new kube-proxy does not see the patched ConfigMap")
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(filepath.Dir(cmDir.Source)))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the old pod's directory is still there: %v", err)
+	}
+	if out := script(); strings.Contains(out, "restarted") {
+		t.Errorf("a second run restarted kube-proxy:\n%s", out)
+	}
+}
+
+// writeObject writes an object from the API server as test data, without
+// its managed fields.
+func writeObject(t *testing.T, path, kind string, obj interface {
+	metav1.Object
+	runtime.Object
+}) {
+	t.Helper()
+	obj.SetManagedFields(nil)
+	obj.GetObjectKind().SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
+	data, err := yaml.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", path)
 }
 
 // kubeletHost is one stand-in kubelet of the end-to-end test, on a fake
@@ -216,7 +454,7 @@ type kubeletHost struct {
 
 func newKubeletHost(t *testing.T, dir string) *kubeletHost {
 	h := &kubeletHost{name: filepath.Base(dir), dir: dir, certDir: filepath.Join(dir, "pki"),
-		env: newLabEnv(t, map[string][]string{schedImage: {"kube-scheduler"}}), rt: newFakeRuntime(time.Now)}
+		env: newLabEnv(t, map[string][]string{schedImage: {"kube-scheduler"}, kubeProxyImage: {"kube-proxy"}}), rt: newFakeRuntime(time.Now)}
 	if err := os.MkdirAll(filepath.Join(h.env.root, "etc/kubernetes"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -158,6 +158,19 @@ func (r *fakeRuntime) running() []string {
 	return ids
 }
 
+// runningContainers are the running containers.
+func (r *fakeRuntime) runningContainers() []agent.ContainerStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []agent.ContainerStatus
+	for _, id := range slices.Sorted(maps.Keys(r.cs)) {
+		if c := r.cs[id]; c.Running {
+			out = append(out, *c)
+		}
+	}
+	return out
+}
+
 func (r *fakeRuntime) calls() (runs []agent.Container, stops []stopCall, removes []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -227,7 +240,7 @@ func (e *labEnv) manifest(t *testing.T, name string, data []byte) {
 	}
 }
 
-func (e *labEnv) read(t *testing.T) []*staticPod {
+func (e *labEnv) read(t *testing.T) []*desiredPod {
 	t.Helper()
 	pods, errs := readManifests(e.manifests, "cp-a")
 	if len(errs) > 0 {

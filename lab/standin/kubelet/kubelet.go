@@ -176,15 +176,27 @@ func run(ctx context.Context, args []string, stdout io.Writer, d deps) int {
 		klog.InfoS("No API server defined (no --kubeconfig): running static pods only, standalone")
 	}
 
+	ns := &nodeSpec{
+		Name: node, Hostname: node, IPs: valid, Labels: o.NodeLabels, Taints: cfg.RegisterWithTaints,
+		MaxPods: cfg.MaxPods, EvictionHard: cfg.EvictionHard, KubeReserved: cfg.KubeReserved,
+		SystemReserved: cfg.SystemReserved, Version: reported, Facts: d.facts(),
+	}
 	pm := newPodManager(ctx, podsConfig{
 		Runtime:          d.runtime(),
 		Hostname:         strings.TrimSpace(hostname),
 		HostIPs:          valid,
 		ImagesFile:       d.imagesFile,
 		Root:             d.root,
+		Allocatable:      allocatable(ns.capacity(), ns.KubeReserved, ns.SystemReserved, ns.EvictionHard),
 		MaxRestartPeriod: cfg.MaxContainerRestartPeriod,
 	})
-	go syncLoop(ctx, pm, cfg.StaticPodPath, node, d.poll)
+	// The API's pods come once there are credentials and a Node; until
+	// then the sync loop runs the static pods alone.
+	var api *apiSource
+	if creds != nil {
+		api = newAPISource(node, d.root, pm)
+	}
+	go syncLoop(ctx, pm, cfg.StaticPodPath, node, d.poll, api)
 
 	if creds != nil {
 		client, err := d.newClient(creds.config)
@@ -198,11 +210,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, d deps) int {
 			statusEvery:   cfg.NodeStatusUpdateFrequency,
 			ready:         creds.hasCert,
 			pods:          pm.snapshot,
-			node: &nodeSpec{
-				Name: node, Hostname: node, IPs: valid, Labels: o.NodeLabels, Taints: cfg.RegisterWithTaints,
-				MaxPods: cfg.MaxPods, EvictionHard: cfg.EvictionHard, KubeReserved: cfg.KubeReserved,
-				SystemReserved: cfg.SystemReserved, Version: reported, Facts: d.facts(),
-			},
+			apiPods:       api,
+			node:          ns,
 		}
 		go a.run(ctx)
 	}
@@ -213,10 +222,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, d deps) int {
 	return 0
 }
 
-// syncLoop reads the manifests and syncs the pods every poll, until ctx
-// ends. The real kubelet rereads its manifest directory every 20s and on
-// inotify events; a second is as prompt for a lab.
-func syncLoop(ctx context.Context, pm *podManager, dir, node string, poll time.Duration) {
+// syncLoop reads the manifests, takes the API's pods (api, when there is
+// an API server) and syncs the pods every poll, until ctx ends. The real
+// kubelet rereads its manifest directory every 20s and on inotify
+// events, and syncs an API pod on every change of it; a second is as
+// prompt for a lab.
+func syncLoop(ctx context.Context, pm *podManager, dir, node string, poll time.Duration, api *apiSource) {
 	bad := map[string]string{}
 	var lastErr string
 	for {
@@ -236,7 +247,13 @@ func syncLoop(ctx context.Context, pm *podManager, dir, node string, poll time.D
 		for k := range seen {
 			bad[k] = k
 		}
-		err := pm.sync(pods)
+		synced := false
+		if api != nil {
+			var fromAPI []*desiredPod
+			fromAPI, synced = api.desired()
+			pods = append(pods, fromAPI...)
+		}
+		err := pm.sync(pods, synced)
 		switch {
 		case err != nil && err.Error() != lastErr:
 			klog.ErrorS(err, "Could not sync pods with the container runtime; will retry")

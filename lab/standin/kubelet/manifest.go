@@ -29,28 +29,61 @@ const (
 // maxManifestSize is the real kubelet's limit on one manifest (10 MB).
 const maxManifestSize = 10 << 20
 
-// staticPod is one manifest file read as a pod, with the identity the
-// kubelet gives it (pkg/kubelet/config/common.go applyDefaults).
-type staticPod struct {
+// The kubelet's pod sources, as its config.source annotation names them.
+const (
+	sourceFile = "file"
+	sourceAPI  = "api"
+)
+
+// desiredPod is a pod the kubelet is to run: a static pod, one manifest
+// file read as a pod with the identity the kubelet gives it
+// (pkg/kubelet/config/common.go applyDefaults), or a pod the API server
+// bound to the node.
+type desiredPod struct {
+	// Source is sourceFile or sourceAPI.
+	Source string
+	// Path is a static pod's manifest.
 	Path string
-	// Pod carries the identity: Name <name>-<node>, UID and the
-	// config.hash annotation both the hash of the manifest, spec.nodeName,
-	// the NoExecute toleration, and the defaults the stand-in acts on.
+	// Pod of a static pod carries the identity: Name <name>-<node>, UID
+	// and the config.hash annotation both the hash of the manifest,
+	// spec.nodeName, the NoExecute toleration, and the defaults the
+	// stand-in acts on. Pod of an API pod is the informer's object, shared
+	// and never modified.
 	Pod *corev1.Pod
+	// Volumes are where an API pod's volumes made from API objects
+	// (configMap, secret, projected, downwardAPI) are on the host, by
+	// volume name, once they are made; VolumeErr says why they are not.
+	Volumes   map[string]string
+	VolumeErr string
 }
 
 // UID is the pod's identity: a different manifest is a different pod.
-func (s *staticPod) UID() types.UID { return s.Pod.UID }
+func (s *desiredPod) UID() types.UID { return s.Pod.UID }
 
 // FullName is namespace/name, which only one pod may hold at a time.
-func (s *staticPod) FullName() string { return s.Pod.Namespace + "/" + s.Pod.Name }
+func (s *desiredPod) FullName() string { return s.Pod.Namespace + "/" + s.Pod.Name }
+
+// static says whether the pod comes from a manifest.
+func (s *desiredPod) static() bool { return s.Source == sourceFile }
+
+// terminating says whether the kubelet is to stop the pod's containers
+// and start none: an API pod being deleted, or one whose phase is
+// already terminal (the pod workers' terminating state).
+func (s *desiredPod) terminating() bool {
+	if s.static() {
+		return false
+	}
+	return s.Pod.DeletionTimestamp != nil || terminalPhase(s.Pod.Status.Phase)
+}
+
+func terminalPhase(p corev1.PodPhase) bool { return p == corev1.PodSucceeded || p == corev1.PodFailed }
 
 // readManifests reads every manifest in dir as the kubelet's file source
 // does: files whose names do not start with a dot (the deb ships
 // .kubelet-keep there), no recursion, symlinks followed. A file that does
 // not decode is reported and skipped; the others still run. A missing dir
 // is no pods, not an error, as with the real kubelet.
-func readManifests(dir, node string) ([]*staticPod, []error) {
+func readManifests(dir, node string) ([]*desiredPod, []error) {
 	if dir == "" {
 		return nil, nil
 	}
@@ -61,7 +94,7 @@ func readManifests(dir, node string) ([]*staticPod, []error) {
 	if err != nil {
 		return nil, []error{fmt.Errorf("unable to read config path %q: %w", dir, err)}
 	}
-	var pods []*staticPod
+	var pods []*desiredPod
 	var errs []error
 	names := sets.New[string]()
 	for _, e := range entries {
@@ -110,7 +143,7 @@ func readManifests(dir, node string) ([]*staticPod, []error) {
 
 // decodeManifest decodes one manifest strictly into a v1 Pod and gives it
 // its static-pod identity.
-func decodeManifest(path string, data []byte, node string) (*staticPod, error) {
+func decodeManifest(path string, data []byte, node string) (*desiredPod, error) {
 	pod := &corev1.Pod{}
 	if err := yaml.UnmarshalStrict(data, pod); err != nil {
 		return nil, err
@@ -151,7 +184,7 @@ func decodeManifest(path string, data []byte, node string) (*staticPod, error) {
 		pod.Spec.Tolerations = append(pod.Spec.Tolerations, noExecute)
 	}
 	pod.Status = corev1.PodStatus{Phase: corev1.PodPending}
-	return &staticPod{Path: path, Pod: pod}, nil
+	return &desiredPod{Source: sourceFile, Path: path, Pod: pod}, nil
 }
 
 // validatePod is the part of the API server's pod validation that the
@@ -271,18 +304,19 @@ func setPodDefaults(pod *corev1.Pod) {
 	}
 }
 
-// podProblem says why the stand-in will not run a decoded pod at all, with
-// the reason its containers then wait with. A pod without the host's
-// network needs a pod network, which the lab has not: the real kubelet
-// refuses to sync such a pod with this very message. The others are what the
-// lab does not implement; they are refused loudly rather than run wrong.
-func podProblem(pod *corev1.Pod) (reason, message string) {
+// podProblem says why the stand-in will not run a pod at all, with the
+// reason its containers then wait with. A pod without the host's network
+// needs a pod network, which the lab has not: the real kubelet refuses to
+// sync such a pod with this very message. The others are what the lab
+// does not implement; they are refused loudly rather than run wrong.
+func podProblem(dp *desiredPod) (reason, message string) {
+	pod := dp.Pod
 	if !pod.Spec.HostNetwork {
 		return "ContainerCreating", "network is not ready: " + networkNotReady
 	}
 	for _, v := range pod.Spec.Volumes {
-		if v.HostPath == nil {
-			return "ContainerCreating", fmt.Sprintf("volume %q: the lab's kubelet supports hostPath volumes only", v.Name)
+		if msg := volumeProblem(&v, dp.static()); msg != "" {
+			return "ContainerCreating", msg
 		}
 	}
 	if len(pod.Spec.InitContainers) > 0 || len(pod.Spec.EphemeralContainers) > 0 {

@@ -56,10 +56,10 @@ func TestStaticPodIdentity(t *testing.T) {
 
 		// The same manifest on another node, in another file, or with
 		// one byte changed is another pod.
-		for what, other := range map[string]func() (*staticPod, error){
-			"node":    func() (*staticPod, error) { return decodeManifest(path, data, "cp-b") },
-			"path":    func() (*staticPod, error) { return decodeManifest(path+".bak", data, "CP-A") },
-			"content": func() (*staticPod, error) { return decodeManifest(path, append(data, '\n'), "CP-A") },
+		for what, other := range map[string]func() (*desiredPod, error){
+			"node":    func() (*desiredPod, error) { return decodeManifest(path, data, "cp-b") },
+			"path":    func() (*desiredPod, error) { return decodeManifest(path+".bak", data, "CP-A") },
+			"content": func() (*desiredPod, error) { return decodeManifest(path, append(data, '\n'), "CP-A") },
 		} {
 			o, err := other()
 			if err != nil {
@@ -135,7 +135,10 @@ func TestPodsTheLabDoesNotRun(t *testing.T) {
 	sched := string(testdata(t, "kubeadm/kube-scheduler.yaml"))
 	for name, data := range map[string]string{
 		"pod network": strings.Replace(sched, "hostNetwork: true", "hostNetwork: false", 1),
-		"emptyDir":    strings.Replace(sched, "  - hostPath:\n      path: /etc/kubernetes/scheduler.conf\n      type: FileOrCreate\n", "  - emptyDir: {}\n", 1),
+		// A static pod cannot read API objects.
+		"configMap": strings.Replace(sched, "  - hostPath:\n      path: /etc/kubernetes/scheduler.conf\n      type: FileOrCreate\n", "  - configMap: {name: x}\n", 1),
+		// tmpfs is not for the lab.
+		"memory emptyDir": strings.Replace(sched, "  - hostPath:\n      path: /etc/kubernetes/scheduler.conf\n      type: FileOrCreate\n", "  - emptyDir: {medium: Memory}\n", 1),
 	} {
 		if data == sched {
 			t.Fatalf("%s: the test's edit did not apply", name)
@@ -144,14 +147,22 @@ func TestPodsTheLabDoesNotRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if reason, msg := podProblem(sp.Pod); reason == "" {
+		if reason, msg := podProblem(sp); reason == "" {
 			t.Errorf("%s: the lab would run it", name)
 		} else if name == "pod network" && msg != "network is not ready: "+networkNotReady {
 			t.Errorf("%s: %q is not the real kubelet's message", name, msg)
 		}
 	}
-	sp, _ := decodeManifest("/m/s.yaml", []byte(sched), "cp-a")
-	if reason, msg := podProblem(sp.Pod); reason != "" {
-		t.Errorf("kubeadm's scheduler refused: %s", msg)
+	for name, data := range map[string]string{
+		"kubeadm's scheduler": sched,
+		"an emptyDir":         strings.Replace(sched, "  - hostPath:\n      path: /etc/kubernetes/scheduler.conf\n      type: FileOrCreate\n", "  - emptyDir: {}\n", 1),
+	} {
+		sp, err := decodeManifest("/m/s.yaml", []byte(data), "cp-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reason, msg := podProblem(sp); reason != "" {
+			t.Errorf("%s refused: %s", name, msg)
+		}
 	}
 }

@@ -73,6 +73,44 @@ func (n *nodeSpec) initialNode(now time.Time) *corev1.Node {
 	return node
 }
 
+// capacity is the node's capacity from the host's facts.
+func (n *nodeSpec) capacity() corev1.ResourceList {
+	f := n.Facts
+	return corev1.ResourceList{
+		corev1.ResourceCPU:              *resource.NewQuantity(int64(f.CPUs), resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity(f.MemoryBytes, resource.BinarySI),
+		corev1.ResourcePods:             *resource.NewQuantity(int64(n.MaxPods), resource.DecimalSI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(f.EphemeralBytes, resource.BinarySI),
+	}
+}
+
+// allocatable is capacity less what is reserved and the hard eviction
+// thresholds, never below zero.
+func allocatable(capacity corev1.ResourceList, kubeReserved, systemReserved, evictionHard map[string]string) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for r, q := range capacity {
+		a := q.DeepCopy()
+		for _, reserved := range []map[string]string{kubeReserved, systemReserved} {
+			if v, ok := reserved[string(r)]; ok {
+				if rq, err := resource.ParseQuantity(v); err == nil {
+					a.Sub(rq)
+				}
+			}
+		}
+		switch r {
+		case corev1.ResourceMemory:
+			a.Sub(evictionThreshold(evictionHard["memory.available"], q))
+		case corev1.ResourceEphemeralStorage:
+			a.Sub(evictionThreshold(evictionHard["nodefs.available"], q))
+		}
+		if a.Sign() < 0 {
+			a = *resource.NewQuantity(0, q.Format)
+		}
+		out[r] = a
+	}
+	return out
+}
+
 // setStatus is the kubelet's node status setters: addresses, capacity and
 // allocatable, machine info, conditions and their heartbeat.
 func (n *nodeSpec) setStatus(node *corev1.Node, now time.Time) {
@@ -84,33 +122,8 @@ func (n *nodeSpec) setStatus(node *corev1.Node, now time.Time) {
 	st.Addresses = append(st.Addresses, corev1.NodeAddress{Type: corev1.NodeHostName, Address: n.Hostname})
 
 	f := n.Facts
-	st.Capacity = corev1.ResourceList{
-		corev1.ResourceCPU:              *resource.NewQuantity(int64(f.CPUs), resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(f.MemoryBytes, resource.BinarySI),
-		corev1.ResourcePods:             *resource.NewQuantity(int64(n.MaxPods), resource.DecimalSI),
-		corev1.ResourceEphemeralStorage: *resource.NewQuantity(f.EphemeralBytes, resource.BinarySI),
-	}
-	st.Allocatable = corev1.ResourceList{}
-	for r, q := range st.Capacity {
-		a := q.DeepCopy()
-		for _, reserved := range []map[string]string{n.KubeReserved, n.SystemReserved} {
-			if v, ok := reserved[string(r)]; ok {
-				if rq, err := resource.ParseQuantity(v); err == nil {
-					a.Sub(rq)
-				}
-			}
-		}
-		switch r {
-		case corev1.ResourceMemory:
-			a.Sub(evictionThreshold(n.EvictionHard["memory.available"], q))
-		case corev1.ResourceEphemeralStorage:
-			a.Sub(evictionThreshold(n.EvictionHard["nodefs.available"], q))
-		}
-		if a.Sign() < 0 {
-			a = *resource.NewQuantity(0, q.Format)
-		}
-		st.Allocatable[r] = a
-	}
+	st.Capacity = n.capacity()
+	st.Allocatable = allocatable(st.Capacity, n.KubeReserved, n.SystemReserved, n.EvictionHard)
 
 	st.NodeInfo = corev1.NodeSystemInfo{
 		MachineID:               f.MachineID,

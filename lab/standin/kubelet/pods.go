@@ -3,6 +3,8 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,17 +31,20 @@ type podsConfig struct {
 	ImagesFile string
 	// Root prefixes hostPath volumes ("" in the lab: the host's /).
 	Root string
+	// Allocatable is the node's, what resourceFieldRef limits default to.
+	Allocatable corev1.ResourceList
 	// MaxRestartPeriod caps CrashLoopBackOff (5m by default).
 	MaxRestartPeriod time.Duration
 	Probe            proberFunc
 	Now              func() time.Time
 }
 
-// podManager is the kubelet's pod workers for static pods, with the
-// runtime's list of containers as its only memory that matters: every
-// sync lists the containers, adopts what runs and matches a manifest,
-// stops what matches none, and starts, restarts or kills containers as
-// the real kubelet's syncPod would.
+// podManager is the kubelet's pod workers, for static pods and the pods
+// the API server bound to the node alike, with the runtime's list of
+// containers as its only memory that matters: every sync lists the
+// containers, adopts what runs and matches a pod, stops what matches
+// none, and starts, restarts or kills containers as the real kubelet's
+// syncPod, syncTerminatingPod and syncTerminatedPod would.
 type podManager struct {
 	podsConfig
 	// ctx bounds probes; it is the kubelet's lifetime.
@@ -54,17 +59,26 @@ type podManager struct {
 	pull    *backoff // image pulls: 10s doubling to 5m
 	noted   map[string]string
 	wg      sync.WaitGroup // probes and stops in flight
+	// withContainers are the pods the runtime had containers of at the
+	// last sync, by UID: their directories stay.
+	withContainers map[types.UID]bool
 }
 
-// podState is one static pod as the kubelet tracks it.
+// podState is one pod as the kubelet tracks it.
 type podState struct {
-	sp   *staticPod
+	sp   *desiredPod
 	seen time.Time
 	ctrs []*ctrState // in spec order
 	// setup is why the pod could not be set up at the last sync ("" when
 	// it could): what its containers that are not running wait on.
 	setup string
 	conds map[corev1.PodConditionType]corev1.PodCondition
+	// stops counts the stops in flight of the pod's containers.
+	stops int
+	// terminated is set once a terminating pod has nothing running and
+	// no stop in flight: its status is final, and an API pod being
+	// deleted may go.
+	terminated bool
 }
 
 // ctrState is one container of a pod across its attempts.
@@ -150,8 +164,11 @@ func graceOf(c *agent.ContainerStatus) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// sync brings the runtime in line with the static pods.
-func (m *podManager) sync(desired []*staticPod) error {
+// sync brings the runtime in line with the desired pods. apiSynced says
+// that the API pods among them are all the node's: until then the
+// containers of API pods the kubelet has not heard of are left alone
+// (a kubelet started again must not stop what it has not listed yet).
+func (m *podManager) sync(desired []*desiredPod, apiSynced bool) error {
 	list, err := m.Runtime.ListContainers(nil)
 	if err != nil {
 		return fmt.Errorf("listing containers: %w", err)
@@ -160,13 +177,13 @@ func (m *podManager) sync(desired []*staticPod) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	want := map[types.UID]*staticPod{}
+	want := map[types.UID]*desiredPod{}
 	for _, sp := range desired {
 		want[sp.UID()] = sp
 	}
 	for uid, ps := range m.pods {
 		if want[uid] == nil {
-			klog.InfoS("SyncLoop REMOVE", "source", "file", "pod", ps.sp.FullName(), "podUID", uid)
+			klog.InfoS("SyncLoop REMOVE", "source", ps.sp.Source, "pod", ps.sp.FullName(), "podUID", uid)
 			delete(m.pods, uid)
 			for k := range m.noted {
 				if strings.HasPrefix(k, string(uid)+"/") {
@@ -176,9 +193,18 @@ func (m *podManager) sync(desired []*staticPod) error {
 		}
 	}
 	for _, sp := range desired {
-		if m.pods[sp.UID()] == nil {
-			klog.InfoS("SyncLoop ADD", "source", "file", "pod", sp.FullName(), "podUID", sp.UID(), "manifest", sp.Path)
+		ps := m.pods[sp.UID()]
+		switch {
+		case ps == nil:
+			klog.InfoS("SyncLoop ADD", "source", sp.Source, "pod", sp.FullName(), "podUID", sp.UID(), "manifest", sp.Path)
 			m.pods[sp.UID()] = newPodState(sp, now)
+		case !sp.static():
+			// An API pod changes under its UID: its deletion, its
+			// status, the volumes made for it.
+			if ps.sp.Pod.DeletionTimestamp == nil && sp.Pod.DeletionTimestamp != nil {
+				klog.InfoS("SyncLoop DELETE", "source", sp.Source, "pod", sp.FullName(), "podUID", sp.UID())
+			}
+			ps.update(sp)
 		}
 	}
 	m.crash.forget(m.knownKey)
@@ -193,13 +219,18 @@ func (m *podManager) sync(desired []*staticPod) error {
 		busy[name] = true
 	}
 	observed := map[ctrKey][]*agent.ContainerStatus{}
+	m.withContainers = map[types.UID]bool{}
 	for i := range list {
 		c := &list[i]
 		uid := types.UID(c.Labels[labelPodUID])
 		if uid == "" {
 			continue // not a kubelet container
 		}
+		m.withContainers[uid] = true
 		if want[uid] == nil {
+			if c.Labels[labelConfigSource] == sourceAPI && !apiSynced {
+				continue
+			}
 			if c.Running {
 				busy[c.Labels[labelPodNamespace]+"/"+c.Labels[labelPodName]] = true
 			}
@@ -214,9 +245,36 @@ func (m *podManager) sync(desired []*staticPod) error {
 	}
 
 	for _, ps := range m.sortedPods() {
-		m.syncPod(ps, observed, busy[ps.sp.FullName()], now)
+		m.syncPod(ps, observed, ps.sp.static() && busy[ps.sp.FullName()], now)
+	}
+	if apiSynced {
+		m.cleanupPodDirs(want)
 	}
 	return nil
+}
+
+// cleanupPodDirs removes the directories of pods that are gone and have
+// no container left, as the kubelet's housekeeping does
+// (cleanupOrphanedPodDirs): their emptyDirs and the volumes made from API
+// objects. The containers' bind mounts are in their own mount
+// namespaces, so nothing is mounted there on the host.
+func (m *podManager) cleanupPodDirs(want map[types.UID]*desiredPod) {
+	dir := filepath.Join(m.Root, podsDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		uid := types.UID(e.Name())
+		if want[uid] != nil || m.withContainers[uid] {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			m.note(string(uid)+"/cleanup", "Failed to remove the directory of a pod that is gone", "podUID", uid, "err", err.Error())
+			continue
+		}
+		klog.InfoS("Removed the directory of a pod that is gone", "podUID", uid)
+	}
 }
 
 func (m *podManager) knownKey(key string) bool {
@@ -233,12 +291,36 @@ func (m *podManager) sortedPods() []*podState {
 	return ps
 }
 
-func newPodState(sp *staticPod, now time.Time) *podState {
+func newPodState(sp *desiredPod, now time.Time) *podState {
 	ps := &podState{sp: sp, seen: now, conds: map[corev1.PodConditionType]corev1.PodCondition{}}
 	for i := range sp.Pod.Spec.Containers {
 		ps.ctrs = append(ps.ctrs, &ctrState{spec: &sp.Pod.Spec.Containers[i], attempt: -1})
 	}
+	// An API pod's conditions were set before, by this kubelet or an
+	// earlier one: their transition times carry on.
+	if !sp.static() {
+		for _, c := range sp.Pod.Status.Conditions {
+			ps.conds[c.Type] = c
+		}
+	}
 	return ps
+}
+
+// update takes an API pod's newer object. Its containers' specs are the
+// new object's (the API allows only their images to change, which the
+// stand-in does not act on: see the report in the package's doc).
+func (ps *podState) update(sp *desiredPod) {
+	ps.sp = sp
+	for _, cs := range ps.ctrs {
+		for i := range sp.Pod.Spec.Containers {
+			if c := &sp.Pod.Spec.Containers[i]; c.Name == cs.spec.Name {
+				if c.Image != cs.spec.Image {
+					klog.InfoS("The container's image changed; the lab's kubelet does not restart containers in place", "pod", sp.FullName(), "containerName", c.Name, "image", c.Image)
+				}
+				cs.spec = c
+			}
+		}
+	}
 }
 
 // stopOrphan ends a container no manifest wants any more: a running one
@@ -257,16 +339,21 @@ func (m *podManager) stopOrphan(c *agent.ContainerStatus) {
 	}
 	grace := graceOf(c)
 	klog.InfoS("Killing container with a grace period", "pod", pod, "podUID", c.Labels[labelPodUID],
-		"containerName", c.Labels[labelContainerName], "containerID", c.ID, "gracePeriod", int(grace.Seconds()), "reason", "its static pod is gone or changed")
+		"containerName", c.Labels[labelContainerName], "containerID", c.ID, "gracePeriod", int(grace.Seconds()), "reason", "its pod is gone or changed")
 	id := c.ID
 	m.orphans[id] = pod
-	m.stopAsync(id, grace, func(error) { delete(m.orphans, id) })
+	m.stopAsync(nil, id, grace, func(error) { delete(m.orphans, id) })
 }
 
 // stopAsync stops a container without holding up the sync loop: a grace
-// period can be long. then runs, under the lock, once it is stopped.
-func (m *podManager) stopAsync(id string, grace time.Duration, then func(error)) {
+// period can be long. then runs, under the lock, once it is stopped. ps,
+// when the container is one of a known pod's, counts the stop as in
+// flight.
+func (m *podManager) stopAsync(ps *podState, id string, grace time.Duration, then func(error)) {
 	m.stopping[id] = true
+	if ps != nil {
+		ps.stops++
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -277,6 +364,9 @@ func (m *podManager) stopAsync(id string, grace time.Duration, then func(error))
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		delete(m.stopping, id)
+		if ps != nil {
+			ps.stops--
+		}
 		if then != nil {
 			then(err)
 		}
@@ -286,7 +376,11 @@ func (m *podManager) stopAsync(id string, grace time.Duration, then func(error))
 func (m *podManager) syncPod(ps *podState, observed map[ctrKey][]*agent.ContainerStatus, busy bool, now time.Time) {
 	pod := ps.sp.Pod
 	ps.setup = ""
-	if reason, msg := podProblem(pod); reason != "" {
+	if ps.sp.terminating() {
+		m.syncTerminating(ps, observed, now)
+		return
+	}
+	if reason, msg := podProblem(ps.sp); reason != "" {
 		m.note(string(pod.UID)+"/pod", "Pod cannot run", "pod", ps.sp.FullName(), "reason", reason, "message", msg)
 		ps.setup = msg
 		for _, cs := range ps.ctrs {
@@ -297,8 +391,12 @@ func (m *podManager) syncPod(ps *podState, observed map[ctrKey][]*agent.Containe
 	switch {
 	case busy:
 		ps.setup = "waiting for the previous pod of this name to terminate"
+	case ps.sp.VolumeErr != "":
+		ps.setup = ps.sp.VolumeErr
 	default:
 		if err := prepareHostPaths(m.Root, pod); err != nil {
+			ps.setup = err.Error()
+		} else if err := prepareEmptyDirs(m.Root, pod); err != nil {
 			ps.setup = err.Error()
 		}
 	}
@@ -312,53 +410,71 @@ func (m *podManager) syncPod(ps *podState, observed map[ctrKey][]*agent.Containe
 	}
 }
 
+// syncTerminating stops every container of a pod that is being deleted,
+// or whose phase is terminal, and starts none (syncTerminatingPod). Once
+// nothing of it runs and no stop is in flight the pod is terminated.
+func (m *podManager) syncTerminating(ps *podState, observed map[ctrKey][]*agent.ContainerStatus, now time.Time) {
+	if ps.terminated {
+		// Something the runtime still has of it is stopped all the same.
+		for _, cs := range ps.ctrs {
+			for _, o := range observed[ctrKey{ps.sp.Pod.UID, cs.spec.Name}] {
+				if o.Running {
+					ps.terminated = false
+				}
+			}
+		}
+		if ps.terminated {
+			return
+		}
+	}
+	for _, cs := range ps.ctrs {
+		m.syncContainer(ps, cs, observed[ctrKey{ps.sp.Pod.UID, cs.spec.Name}], now)
+	}
+	done := ps.stops == 0
+	for _, cs := range ps.ctrs {
+		if cs.running || cs.killing {
+			done = false
+		}
+	}
+	if done {
+		ps.terminated = true
+		for _, cs := range ps.ctrs {
+			cs.terminal, cs.waiting = true, nil
+		}
+		klog.InfoS("Pod terminated: no container of it runs", "pod", ps.sp.FullName(), "podUID", ps.sp.Pod.UID)
+	}
+}
+
+// terminationGrace is what the containers of a pod being deleted get
+// between SIGTERM and SIGKILL: the deletion's grace period (the API
+// server sets it from the pod's or from the delete call), at least the
+// runtime manager's 2s (minimumGracePeriodInSeconds).
+func terminationGrace(pod *corev1.Pod) int64 {
+	g := specGrace(pod)
+	if pod.DeletionGracePeriodSeconds != nil {
+		g = *pod.DeletionGracePeriodSeconds
+	}
+	return max(g, 2)
+}
+
 // syncContainer is one container's step: adopt, observe, probe, kill,
-// restart or start.
+// restart or start; in a terminating pod, only adopt, observe and kill.
 func (m *podManager) syncContainer(ps *podState, cs *ctrState, obs []*agent.ContainerStatus, now time.Time) {
 	pod := ps.sp.Pod
 	if cs.killing {
 		return // the stop in flight records the end
 	}
-	slices.SortFunc(obs, func(a, b *agent.ContainerStatus) int { return attemptOf(b) - attemptOf(a) })
-	var latest *agent.ContainerStatus
-	if len(obs) > 0 {
-		latest = obs[0]
-	}
-	// Keep the newest container and the newest dead one before it, for
-	// its log, as the kubelet's garbage collection keeps one dead
-	// container; a second running one is a leftover and is stopped.
-	var prevDead *agent.ContainerStatus
-	for _, o := range obs[min(1, len(obs)):] {
-		switch {
-		case o.Running:
-			klog.InfoS("Killing duplicate container", "pod", ps.sp.FullName(), "containerName", cs.spec.Name, "containerID", o.ID)
-			m.stopAsync(o.ID, graceOf(o), nil)
-		case prevDead == nil:
-			prevDead = o
-		default:
-			if err := m.Runtime.RemoveContainer(o.ID); err != nil {
-				klog.ErrorS(err, "Failed to remove dead container", "containerID", o.ID)
-			}
-		}
-	}
-
-	if latest != nil && latest.ID != cs.id && attemptOf(latest) >= cs.attempt {
-		cs.id, cs.attempt, cs.running = latest.ID, attemptOf(latest), false
-		if cs.last == nil && prevDead != nil {
-			// A kubelet started again learns the last end from the
-			// dead container the runtime kept.
-			cs.last, cs.lastID = terminated(prevDead), prevDead.ID
-		}
-		klog.InfoS("Found container of a static pod in the runtime", "pod", ps.sp.FullName(), "containerName", cs.spec.Name,
-			"containerID", latest.ID, "running", latest.Running, "restartCount", cs.attempt)
-	}
-
+	running := m.observe(ps, cs, obs, now)
+	terminating := ps.sp.terminating()
 	switch {
-	case latest != nil && latest.ID == cs.id && latest.Running:
-		if !cs.running {
-			cs.running, cs.started = true, latest.Started
-			cs.resetProbes()
+	case running && terminating:
+		reason := "the pod is being deleted"
+		if pod.DeletionTimestamp == nil {
+			reason = "the pod's phase is " + string(pod.Status.Phase)
 		}
+		m.stop(ps, cs, terminationGrace(pod), reason, "The container was stopped because "+reason)
+		return
+	case running:
 		cs.waiting, cs.terminal = nil, false
 		if w := cs.failedProbe(); w != nil {
 			m.kill(ps, cs, w)
@@ -366,24 +482,10 @@ func (m *podManager) syncContainer(ps *podState, cs *ctrState, obs []*agent.Cont
 		}
 		m.runProbes(ps, cs, now)
 		return
-	case latest != nil && latest.ID == cs.id:
-		if cs.lastID != latest.ID {
-			cs.ended(latest.ID, terminated(latest))
-			klog.InfoS("Container exited", "pod", ps.sp.FullName(), "containerName", cs.spec.Name, "containerID", latest.ID, "exitCode", latest.ExitCode)
-		}
-	case cs.id != "":
-		// The newest container is gone from the runtime without an exit
-		// record: the host restarted under the kubelet, or someone
-		// removed it. As the real kubelet, say the status is unknown.
-		if cs.lastID != cs.id {
-			cs.ended(cs.id, &corev1.ContainerStateTerminated{
-				ExitCode: 137, Reason: "ContainerStatusUnknown", ContainerID: runtimeID(cs.id),
-				Message:   "The container could not be located when the pod was terminated",
-				StartedAt: metav1.NewTime(cs.started), FinishedAt: metav1.NewTime(now),
-			})
-			klog.InfoS("Container is gone from the runtime", "pod", ps.sp.FullName(), "containerName", cs.spec.Name, "containerID", cs.id)
-		}
-	default:
+	case terminating:
+		cs.waiting = nil
+		return
+	case cs.id == "":
 		// Never started.
 		if ps.setup != "" {
 			cs.waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating", Message: ps.setup}
@@ -412,6 +514,73 @@ func (m *podManager) syncContainer(ps *podState, cs *ctrState, obs []*agent.Cont
 	}
 	m.crash.next(key, finished, now)
 	m.start(ps, cs, now)
+}
+
+// observe brings what the kubelet knows of a container up to date with
+// the runtime's containers of it, and says whether its newest attempt
+// runs. It adopts the newest container (a kubelet started again finds its
+// containers by their labels), records how the newest ended, keeps the
+// newest dead one before it for its log, as the kubelet's garbage
+// collection keeps one dead container, and stops a second running one, a
+// leftover.
+func (m *podManager) observe(ps *podState, cs *ctrState, obs []*agent.ContainerStatus, now time.Time) bool {
+	slices.SortFunc(obs, func(a, b *agent.ContainerStatus) int { return attemptOf(b) - attemptOf(a) })
+	var latest *agent.ContainerStatus
+	if len(obs) > 0 {
+		latest = obs[0]
+	}
+	var prevDead *agent.ContainerStatus
+	for _, o := range obs[min(1, len(obs)):] {
+		switch {
+		case o.Running:
+			klog.InfoS("Killing duplicate container", "pod", ps.sp.FullName(), "containerName", cs.spec.Name, "containerID", o.ID)
+			m.stopAsync(ps, o.ID, graceOf(o), nil)
+		case prevDead == nil:
+			prevDead = o
+		default:
+			if err := m.Runtime.RemoveContainer(o.ID); err != nil {
+				klog.ErrorS(err, "Failed to remove dead container", "containerID", o.ID)
+			}
+		}
+	}
+
+	if latest != nil && latest.ID != cs.id && attemptOf(latest) >= cs.attempt {
+		cs.id, cs.attempt, cs.running = latest.ID, attemptOf(latest), false
+		if cs.last == nil && prevDead != nil {
+			// A kubelet started again learns the last end from the
+			// dead container the runtime kept.
+			cs.last, cs.lastID = terminated(prevDead), prevDead.ID
+		}
+		klog.InfoS("Found container of a pod in the runtime", "pod", ps.sp.FullName(), "containerName", cs.spec.Name,
+			"containerID", latest.ID, "running", latest.Running, "restartCount", cs.attempt)
+	}
+
+	switch {
+	case latest != nil && latest.ID == cs.id && latest.Running:
+		if !cs.running {
+			cs.running, cs.started = true, latest.Started
+			cs.resetProbes()
+		}
+		return true
+	case latest != nil && latest.ID == cs.id:
+		if cs.lastID != latest.ID {
+			cs.ended(latest.ID, terminated(latest))
+			klog.InfoS("Container exited", "pod", ps.sp.FullName(), "containerName", cs.spec.Name, "containerID", latest.ID, "exitCode", latest.ExitCode)
+		}
+	case cs.id != "":
+		// The newest container is gone from the runtime without an exit
+		// record: the host restarted under the kubelet, or someone
+		// removed it. As the real kubelet, say the status is unknown.
+		if cs.lastID != cs.id {
+			cs.ended(cs.id, &corev1.ContainerStateTerminated{
+				ExitCode: 137, Reason: "ContainerStatusUnknown", ContainerID: runtimeID(cs.id),
+				Message:   "The container could not be located when the pod was terminated",
+				StartedAt: metav1.NewTime(cs.started), FinishedAt: metav1.NewTime(now),
+			})
+			klog.InfoS("Container is gone from the runtime", "pod", ps.sp.FullName(), "containerName", cs.spec.Name, "containerID", cs.id)
+		}
+	}
+	return false
 }
 
 // restarts is the restart policy's verdict on an exit.
@@ -504,7 +673,10 @@ func (m *podManager) start(ps *podState, cs *ctrState, now time.Time) {
 		return
 	}
 	attempt := cs.attempt + 1
-	spec, err := buildContainer(pod, c, attempt, dir, m.Hostname)
+	spec, err := buildContainer(containerInput{
+		Pod: pod, Container: c, Attempt: attempt, Source: ps.sp.Source, ImageDir: dir, Hostname: m.Hostname,
+		HostIPs: m.HostIPs, Volumes: podVolumes(m.Root, ps.sp), Allocatable: m.Allocatable,
+	})
 	if err != nil {
 		cs.waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
 		m.note(key+"/config", "Error creating container: "+err.Error(), "pod", ps.sp.FullName(), "containerName", c.Name)
@@ -537,25 +709,32 @@ func (m *podManager) start(ps *podState, cs *ctrState, now time.Time) {
 // kill stops a container whose liveness or startup probe failed; the
 // restart policy then decides, as after any exit.
 func (m *podManager) kill(ps *podState, cs *ctrState, w *probeWorker) {
-	pod := ps.sp.Pod
-	grace := *pod.Spec.TerminationGracePeriodSeconds
+	grace := specGrace(ps.sp.Pod)
 	if w.spec.TerminationGracePeriodSeconds != nil {
 		grace = *w.spec.TerminationGracePeriodSeconds
 	}
+	kind := strings.ToLower(w.kind.String())
+	klog.InfoS(fmt.Sprintf("Container %s failed %s probe, will be restarted", cs.spec.Name, kind),
+		"pod", ps.sp.FullName(), "containerID", cs.id, "probeResult", w.output, "gracePeriod", grace)
+	m.stop(ps, cs, grace, "its "+kind+" probe failed", fmt.Sprintf("The container was stopped because its %s probe failed", kind))
+}
+
+// stop stops a container's newest attempt with a grace period in
+// seconds, and records its end once it is stopped. The runtime forgets a
+// container it stops: its exit status is not known, and is not made up.
+func (m *podManager) stop(ps *podState, cs *ctrState, grace int64, reason, msg string) {
 	id, started := cs.id, cs.started
-	klog.InfoS(fmt.Sprintf("Container %s failed %s probe, will be restarted", cs.spec.Name, strings.ToLower(w.kind.String())),
-		"pod", ps.sp.FullName(), "containerID", id, "probeResult", w.output, "gracePeriod", grace)
+	klog.InfoS("Killing container with a grace period", "pod", ps.sp.FullName(), "podUID", ps.sp.Pod.UID,
+		"containerName", cs.spec.Name, "containerID", id, "gracePeriod", grace, "reason", reason)
 	cs.killing = true
-	m.stopAsync(id, time.Duration(grace)*time.Second, func(err error) {
+	m.stopAsync(ps, id, time.Duration(grace)*time.Second, func(err error) {
 		cs.killing = false
 		if err != nil || cs.id != id || cs.lastID == id {
 			return // not stopped: the next sync finds it running and tries again
 		}
-		// The runtime forgets a container it stops: its exit status is
-		// not known, and is not made up.
 		cs.ended(id, &corev1.ContainerStateTerminated{
 			ExitCode: 137, Reason: "ContainerStatusUnknown", ContainerID: runtimeID(id),
-			Message:   fmt.Sprintf("The container was stopped because its %s probe failed; the lab's runtime keeps no exit status of stopped containers", strings.ToLower(w.kind.String())),
+			Message:   msg + "; the lab's runtime keeps no exit status of stopped containers",
 			StartedAt: metav1.NewTime(started), FinishedAt: metav1.NewTime(m.Now()),
 		})
 	})

@@ -20,6 +20,8 @@ const (
 	etcdImage    = "registry.k8s.io/etcd:3.7.0-0"
 	schedImage   = "registry.k8s.io/kube-scheduler:v1.37.2"
 	crasherImage = "registry.k8s.io/lab/crasher:1"
+	// kubeProxyImage is kubeadm 1.37.2's kube-proxy.
+	kubeProxyImage = "registry.k8s.io/kube-proxy:v1.37.2"
 )
 
 // harness is a pod manager on a fake runtime, a fake clock and a
@@ -58,7 +60,7 @@ func (h *harness) newManager() *podManager {
 // started.
 func (h *harness) sync(t *testing.T) {
 	t.Helper()
-	if err := h.pm.sync(h.env.read(t)); err != nil {
+	if err := h.pm.sync(h.env.read(t), true); err != nil {
 		t.Fatal(err)
 	}
 	h.pm.wait()
@@ -262,7 +264,7 @@ func TestChangedManifestReplacesThePod(t *testing.T) {
 
 	h.rt.hold = make(chan struct{})
 	h.env.manifest(t, "etcd.yaml", []byte(strings.Replace(string(etcd), "--snapshot-count=10000", "--snapshot-count=20000", 1)))
-	if err := h.pm.sync(h.env.read(t)); err != nil {
+	if err := h.pm.sync(h.env.read(t), true); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { _, stops, _ := h.rt.calls(); return len(stops) > 0 })
@@ -277,7 +279,7 @@ func TestChangedManifestReplacesThePod(t *testing.T) {
 		t.Errorf("the new pod's status while the old one stops: %+v", s.State)
 	}
 	h.clock.Step(time.Second)
-	if err := h.pm.sync(h.env.read(t)); err != nil {
+	if err := h.pm.sync(h.env.read(t), true); err != nil {
 		t.Fatal(err)
 	}
 	if runs, _, _ := h.rt.calls(); len(runs) != 1 {
@@ -325,13 +327,13 @@ func TestManifestRemovedAndPutBack(t *testing.T) {
 	if err := os.Remove(filepath.Join(h.env.manifests, "kube-scheduler.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.pm.sync(h.env.read(t)); err != nil {
+	if err := h.pm.sync(h.env.read(t), true); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { _, stops, _ := h.rt.calls(); return len(stops) == 1 })
 	h.env.manifest(t, "kube-scheduler.yaml", data)
 	h.clock.Step(time.Second)
-	if err := h.pm.sync(h.env.read(t)); err != nil {
+	if err := h.pm.sync(h.env.read(t), true); err != nil {
 		t.Fatal(err)
 	}
 	if runs, _, _ := h.rt.calls(); len(runs) != 1 {
@@ -595,7 +597,7 @@ func TestRuntimeTrouble(t *testing.T) {
 	h := newHarness(t)
 	h.env.manifest(t, "crasher.yaml", crasher(corev1.RestartPolicyAlways, ""))
 	h.rt.listErr = errors.New("agent: connection refused")
-	if err := h.pm.sync(h.env.read(t)); err == nil {
+	if err := h.pm.sync(h.env.read(t), true); err == nil {
 		t.Error("a runtime that does not answer is no error")
 	}
 	if runs, _, _ := h.rt.calls(); len(runs) != 0 {

@@ -1,0 +1,301 @@
+// Package e2e runs hagen-lab on the examples a lab can host and on bundles
+// broken on purpose (make lab; it needs root, and the lab's binaries from
+// tools/build.sh lab). Each run is a process of its own, one at a time:
+// two labs would share two cores.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hagen/hagen/compiler"
+	"github.com/hagen/hagen/pki"
+	"github.com/hagen/hagen/render"
+	"github.com/hagen/hagen/render/bundle"
+)
+
+// labEnv enables the package: without it, a plain go test ./... passes it
+// by (it takes a quarter of an hour and root). make lab sets it, and then
+// nothing is skipped: a missing tool fails the run.
+const labEnv = "HAGEN_LAB"
+
+var labBinary string
+
+func TestMain(m *testing.M) {
+	if os.Getenv(labEnv) != "1" {
+		fmt.Println("lab/e2e: set HAGEN_LAB=1 (make lab) to run the lab")
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "hagen-lab-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	labBinary = filepath.Join(dir, "hagen-lab")
+	build := exec.Command("go", "build", "-o", labBinary, "github.com/hagen/hagen/cmd/hagen-lab")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building hagen-lab:", err)
+		os.Exit(3)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// renderExample renders examples/<name> with fresh secrets into dir, after
+// applying edits to the spec's text.
+func renderExample(t *testing.T, name, dir string, edits ...string) string {
+	t.Helper()
+	path := filepath.Join("..", "..", "examples", name)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !bytes.Contains(src, []byte(edits[i])) {
+			t.Fatalf("%s has no %q", name, edits[i])
+		}
+		src = bytes.Replace(src, []byte(edits[i]), []byte(edits[i+1]), 1)
+	}
+	res, err := compiler.Compile(path, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := (&pki.Issuer{}).Ensure(res.Plan, secretsFor(t, name, res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets[name] = issued.Secrets
+	b, err := render.Render(res.Plan, issued.Secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bundle.Write(dir, b, false); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// secrets keeps each example's secrets, so that a next render of the same
+// cluster reuses its CAs, as a render with the same secrets file does.
+var secrets = map[string]*pki.Secrets{}
+
+func secretsFor(t *testing.T, name string, _ *compiler.Result) *pki.Secrets { return secrets[name] }
+
+// lab runs hagen-lab on bundles and returns its report and exit status.
+func lab(t *testing.T, bundles ...string) (string, int) {
+	t.Helper()
+	bin := os.Getenv("HAGEN_TOOLS_BIN")
+	if bin == "" {
+		t.Fatal("HAGEN_TOOLS_BIN is not set: make lab sets it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, labBinary, append([]string{"--bin", bin, "--timeout", "20m"}, bundles...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	report := out.String()
+	t.Logf("hagen-lab %s (exit %d, %s):\n%s", strings.Join(bundles, " "), code, time.Since(start).Round(time.Second), report)
+	return report, code
+}
+
+// TestExamples: the examples a lab can host come up, pass every check and
+// drill, and take every step a second time without a disturbance; the
+// stacked one then takes its next render, which adds a worker.
+func TestExamples(t *testing.T) {
+	for _, tc := range []struct {
+		example string
+		next    []string // spec edits for a next render, if any
+	}{
+		{"stacked-keepalived.cue", []string{"\tworker2: {address: \"10.0.0.22\", roles: [\"worker\"]}\n", "\tworker2: {address: \"10.0.0.22\", roles: [\"worker\"]}\n\tworker3: {address: \"10.0.0.23\", roles: [\"worker\"]}\n"}},
+		{"external-etcd-haproxy.cue", nil},
+		{"cloud-lb.cue", nil},
+		{"ipv6.cue", nil},
+	} {
+		t.Run(tc.example, func(t *testing.T) {
+			dir := t.TempDir()
+			bundles := []string{renderExample(t, tc.example, filepath.Join(dir, "first"))}
+			if tc.next != nil {
+				bundles = append(bundles, renderExample(t, tc.example, filepath.Join(dir, "next"), tc.next...))
+			}
+			report, code := lab(t, bundles...)
+			if code != 0 || !strings.Contains(report, "\nPASSED: ") {
+				t.Fatalf("hagen-lab exited %d; want every check and drill passed", code)
+			}
+			for _, want := range []string{"ok   etcd ", "ok   endpoint ", "ok   drill: apiserver stopped", "ok   drill: master halted", "ok   drill: master back", "ok   re-apply "} {
+				if strings.Count(report, want) != len(bundles) {
+					t.Errorf("the report has %d lines %q, want one per bundle", strings.Count(report, want), want)
+				}
+			}
+		})
+	}
+}
+
+// breakBundle changes host files of a rendered bundle and puts their new
+// digests into MANIFEST.json, as someone editing a bundle by hand would
+// have to for it to be laid at all.
+func breakBundle(t *testing.T, dir string, edit func(host, path string, data []byte) []byte) {
+	t.Helper()
+	mpath := filepath.Join(dir, bundle.ManifestName)
+	raw, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m bundle.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	changed := 0
+	for host, mh := range m.Hosts {
+		for i, f := range mh.Files {
+			p := filepath.Join(dir, "hosts", host, f.Path)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := edit(host, f.Path, data)
+			if bytes.Equal(out, data) {
+				continue
+			}
+			changed++
+			if err := os.WriteFile(p, out, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(out)
+			mh.Files[i].SHA256 = hex.EncodeToString(sum[:])
+		}
+		m.Hosts[host] = mh
+	}
+	if changed == 0 {
+		t.Fatal("the edit changed no file")
+	}
+	out, err := bundle.MarshalManifest(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mpath, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// breakSteps edits the steps' commands in MANIFEST.json.
+func breakSteps(t *testing.T, dir, old, new string) {
+	t.Helper()
+	mpath := filepath.Join(dir, bundle.ManifestName)
+	raw, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte(old)) {
+		t.Fatalf("MANIFEST.json has no %q", old)
+	}
+	if err := os.WriteFile(mpath, bytes.ReplaceAll(raw, []byte(old), []byte(new)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrokenBundles: a bundle broken on purpose fails the lab (exit 1)
+// with a finding that names the fault.
+func TestBrokenBundles(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		example string
+		breakIt func(t *testing.T, dir string)
+		want    []string // phrases the report must hold
+	}{
+		{
+			name: "wrong etcd client certificate for the apiserver", example: "stacked-keepalived.cue",
+			breakIt: func(t *testing.T, dir string) {
+				// Another cluster's client pair: it chains to a CA etcd does
+				// not trust.
+				other := renderOther(t, "stacked-keepalived.cue")
+				breakBundle(t, dir, func(host, path string, data []byte) []byte {
+					if host == "master0" && strings.HasPrefix(path, "/etc/kubernetes/pki/apiserver-etcd-client.") {
+						b, err := os.ReadFile(filepath.Join(other, "hosts", host, path))
+						if err != nil {
+							t.Fatal(err)
+						}
+						return b
+					}
+					return data
+				})
+			},
+			want: []string{"FAIL steps", "step kubeadm-init on master0", "ExternalEtcdVersion", "certificate"},
+		},
+		{
+			name: "HAProxy pointing at the wrong port", example: "external-etcd-haproxy.cue",
+			breakIt: func(t *testing.T, dir string) {
+				breakBundle(t, dir, func(host, path string, data []byte) []byte {
+					if path == "/etc/haproxy/haproxy.cfg" {
+						return bytes.ReplaceAll(data, []byte(":6443 check"), []byte(":6444 check"))
+					}
+					return data
+				})
+			},
+			want: []string{"FAIL steps", "kubeadm-init (check) on master0", "backend 'apiservers' has no server available"},
+		},
+		{
+			name: "a keepalived check script that never fails", example: "stacked-keepalived.cue",
+			breakIt: func(t *testing.T, dir string) {
+				breakBundle(t, dir, func(host, path string, data []byte) []byte {
+					if path == "/etc/keepalived/check_apiserver.sh" {
+						return []byte("#!/bin/sh\nexit 0\n")
+					}
+					return data
+				})
+			},
+			want: []string{"FAIL drill: apiserver stopped", "the endpoint did not serve again within 1m0s after the apiserver on master0 stopped"},
+		},
+		{
+			name: "a preflight ignore kubeadm does not have", example: "cloud-lb.cue",
+			breakIt: func(t *testing.T, dir string) {
+				breakSteps(t, dir, "FileAvailable--etc-kubernetes-manifests-etcd.yaml", "DirAvailable--etc-kubernetes-manifests")
+			},
+			want: []string{"FAIL steps", "step kubeadm-init on cp-a", "[ERROR FileAvailable--etc-kubernetes-manifests-etcd.yaml]"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := renderExample(t, tc.example, filepath.Join(t.TempDir(), "broken"))
+			tc.breakIt(t, dir)
+			report, code := lab(t, dir)
+			if code != 1 {
+				t.Errorf("hagen-lab exited %d on a broken bundle, want 1 (a check failed)", code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(report, w) {
+					t.Errorf("the report does not name the fault: no %q", w)
+				}
+			}
+		})
+	}
+}
+
+// renderOther renders an example with secrets of its own: another
+// cluster's keys and certificates.
+func renderOther(t *testing.T, name string) string {
+	t.Helper()
+	saved := secrets[name]
+	delete(secrets, name)
+	dir := renderExample(t, name, filepath.Join(t.TempDir(), "other"))
+	secrets[name] = saved
+	return dir
+}
