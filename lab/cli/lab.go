@@ -99,20 +99,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
+	l, err := host.New(o.state)
+	if err != nil {
+		fmt.Fprintln(stderr, "hagen-lab: cannot run:", err)
+		return exitLab
+	}
+	l.Detach = o.keep
+	// An interruption or the timeout halts every host at once: whatever
+	// the run waits for (a kubeadm join, a drill) fails fast, and the
+	// cleanup below runs.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	finished := make(chan struct{})
+	defer close(finished)
 	go func() {
 		select {
 		case s := <-sigs:
 			fmt.Fprintf(stderr, "hagen-lab: %s: stopping and cleaning up\n", s)
-			cancel()
 		case <-ctx.Done():
+			fmt.Fprintf(stderr, "hagen-lab: the run took longer than --timeout %s: stopping and cleaning up\n", o.timeout)
+		case <-finished:
+			return
+		}
+		cancel()
+		if !o.keep {
+			l.HaltAll()
 		}
 	}()
 
 	rep := &report{w: stdout, verbose: o.verbose}
-	err := rehearse(ctx, o, bundles, rep, stderr)
+	err = rehearse(ctx, l, o, bundles, rep, stderr)
+	if ctx.Err() != nil {
+		// Whatever failed, it failed because the run was stopped.
+		err = labErrorf("stopped before the end (%v): the hosts were halted and removed", ctx.Err())
+	}
 	code := rep.summary(err)
 	if ctx.Err() != nil && err != nil {
 		code = exitLab
@@ -122,18 +143,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // rehearse builds the lab and runs every bundle through it. The lab is
 // torn down whatever happens, unless --keep.
-func rehearse(ctx context.Context, o options, bundles []*bundle.Bundle, rep *report, stderr io.Writer) (err error) {
+func rehearse(ctx context.Context, l *host.Lab, o options, bundles []*bundle.Bundle, rep *report, stderr io.Writer) (err error) {
 	// A bug of the lab's is the lab's failure (exit 3), after cleanup.
 	defer func() {
 		if p := recover(); p != nil {
 			err = labErrorf("internal error: %v\n%s", p, debug.Stack())
 		}
 	}()
-	l, err := host.New(o.state)
-	if err != nil {
-		return labError{err}
-	}
-	l.Detach = o.keep
 	defer func() {
 		if o.keep {
 			fmt.Fprintf(stderr, "hagen-lab: kept the lab %s (state %s); `hagen-lab --clean` removes it\n", l.ID, l.State)

@@ -48,6 +48,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building hagen-lab:", err)
 		os.Exit(3)
 	}
+	// What a killed earlier run left (its hosts died with it; its
+	// namespaces did not).
+	clean := exec.Command(labBinary, "--clean")
+	clean.Stdout, clean.Stderr = os.Stderr, os.Stderr
+	if err := clean.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "hagen-lab --clean:", err)
+		os.Exit(3)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -63,6 +63,7 @@ type Host struct {
 
 	lab    *Lab
 	veth   string // the bridge side of its link
+	mu     sync.Mutex
 	agent  *exec.Cmd
 	pid    int
 	exited chan struct{}
@@ -257,7 +258,9 @@ func (h *Host) Boot(sysctls map[string]string) error {
 	if err := <-errc; err != nil {
 		return fmt.Errorf("%s: starting the agent: %w", h.Name, err)
 	}
+	h.mu.Lock()
 	h.agent, h.pid = cmd, cmd.Process.Pid
+	h.mu.Unlock()
 	if err := h.lab.saveRecord(); err != nil {
 		return err
 	}
@@ -286,6 +289,8 @@ func (h *Host) Boot(sysctls map[string]string) error {
 // the agent is PID 1 of the host's PID namespace, and the kernel ends the
 // rest with it. The host's disk (its overlays) stays.
 func (h *Host) Halt() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.agent == nil {
 		return nil
 	}
@@ -302,7 +307,25 @@ func (h *Host) Halt() error {
 }
 
 // Running reports whether the host's agent runs.
-func (h *Host) Running() bool { return h.agent != nil }
+func (h *Host) Running() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.agent != nil
+}
+
+// HaltAll halts every host at once: on an interruption or a timeout,
+// whatever the run is waiting for fails at once, and cleanup follows.
+func (l *Lab) HaltAll() {
+	l.mu.Lock()
+	hosts := make([]*Host, 0, len(l.hosts))
+	for _, h := range l.hosts {
+		hosts = append(hosts, h)
+	}
+	l.mu.Unlock()
+	for _, h := range hosts {
+		_ = h.Halt()
+	}
+}
 
 // SetLink takes the host's link down or up.
 func (h *Host) SetLink(up bool) error {

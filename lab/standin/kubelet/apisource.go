@@ -66,6 +66,12 @@ func newAPISource(node, root string, pm *podManager) *apiSource {
 // that makes their volumes and reports their status, until ctx ends. The
 // kubelet starts it once it has credentials and its Node.
 func (a *apiSource) start(ctx context.Context, client kubernetes.Interface) {
+	a.watch(ctx, client)
+	go a.loop(ctx)
+}
+
+// watch begins the watch of the node's pods.
+func (a *apiSource) watch(ctx context.Context, client kubernetes.Interface) {
 	sel := fields.OneTermEqualSelector("spec.nodeName", a.node).String()
 	pods := client.CoreV1().Pods(metav1.NamespaceAll)
 	lw := &cache.ListWatch{
@@ -88,7 +94,6 @@ func (a *apiSource) start(ctx context.Context, client kubernetes.Interface) {
 	a.mu.Unlock()
 	klog.InfoS("Watching the pods bound to the node", "node", a.node)
 	go ctrl.RunWithContext(ctx)
-	go a.loop(ctx)
 }
 
 // desired is the node's API pods as the pod manager is to run them, and
@@ -429,11 +434,19 @@ func newObjectCache(ctx context.Context, client kubernetes.Interface) *objectCac
 func (c *objectCache) get(k objectKey) (runtime.Object, error) {
 	c.mu.Lock()
 	w := c.items[k]
-	if w == nil {
+	fresh := w == nil
+	if fresh {
 		w = c.watch(k)
 		c.items[k] = w
 	}
 	c.mu.Unlock()
+	if fresh {
+		// A first list takes a round trip: wait for it a little rather
+		// than fail the volume at once.
+		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+		cache.WaitForCacheSync(ctx.Done(), w.synced)
+		cancel()
+	}
 	if !w.synced() {
 		return nil, fmt.Errorf("%s %s/%s is not listed yet", k.kind, k.namespace, k.name)
 	}

@@ -455,8 +455,10 @@ type kubeletHost struct {
 func newKubeletHost(t *testing.T, dir string) *kubeletHost {
 	h := &kubeletHost{name: filepath.Base(dir), dir: dir, certDir: filepath.Join(dir, "pki"),
 		env: newLabEnv(t, map[string][]string{schedImage: {"kube-scheduler"}, kubeProxyImage: {"kube-proxy"}}), rt: newFakeRuntime(time.Now)}
-	if err := os.MkdirAll(filepath.Join(h.env.root, "etc/kubernetes"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"etc/kubernetes", "run"} {
+		if err := os.MkdirAll(filepath.Join(h.env.root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return h
 }

@@ -196,7 +196,11 @@ func (m *podManager) sync(desired []*desiredPod, apiSynced bool) error {
 		ps := m.pods[sp.UID()]
 		switch {
 		case ps == nil:
-			klog.InfoS("SyncLoop ADD", "source", sp.Source, "pod", sp.FullName(), "podUID", sp.UID(), "manifest", sp.Path)
+			if sp.static() {
+				klog.InfoS("SyncLoop ADD", "source", sp.Source, "pod", sp.FullName(), "podUID", sp.UID(), "manifest", sp.Path)
+			} else {
+				klog.InfoS("SyncLoop ADD", "source", sp.Source, "pod", sp.FullName(), "podUID", sp.UID())
+			}
 			m.pods[sp.UID()] = newPodState(sp, now)
 		case !sp.static():
 			// An API pod changes under its UID: its deletion, its

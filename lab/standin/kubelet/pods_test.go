@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hagen/hagen/lab/agent"
 )
@@ -38,7 +39,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{
 		env: newLabEnv(t, map[string][]string{
-			etcdImage: {"etcd", "etcdctl"}, schedImage: {"kube-scheduler"}, crasherImage: {"crasher"},
+			etcdImage: {"etcd", "etcdctl"}, schedImage: {"kube-scheduler"}, crasherImage: {"crasher"}, kubeProxyImage: {"kube-proxy"},
 		}),
 		clock: newClock(),
 		probe: &scriptedProber{results: map[string]probeResult{}},
@@ -53,6 +54,7 @@ func (h *harness) newManager() *podManager {
 	return newPodManager(context.Background(), podsConfig{
 		Runtime: h.rt, Hostname: "cp-a", HostIPs: []string{"172.31.0.10"}, ImagesFile: h.env.images,
 		Root: h.env.root, Probe: h.probe.probe, Now: h.clock.Now,
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")},
 	})
 }
 
