@@ -18,10 +18,11 @@ import (
 // checker runs the cross-field checks and derives the plan, collecting every
 // problem rather than stopping at the first.
 type checker struct {
-	file  string
-	pos   positions
-	errs  []Problem
-	warns []Problem
+	file    string
+	pos     positions
+	history *model.History // nil for a new cluster
+	errs    []Problem
+	warns   []Problem
 }
 
 func (c *checker) errorf(path Path, format string, args ...any) {
@@ -298,7 +299,7 @@ func (c *checker) controlPlane(s *spec, pl *model.Plan) {
 	cp := &pl.ControlPlane
 	cp.Port = s.ControlPlane.Port
 	cp.Schedulable = s.ControlPlane.Schedulable
-	cp.Hosts = pl.HostsWith(model.RoleControlPlane)
+	cp.Hosts = c.initFirst(pl.HostsWith(model.RoleControlPlane))
 	lb := s.ControlPlane.LoadBalancer
 	at := p("controlPlane", "loadBalancer")
 	switch {
@@ -461,16 +462,19 @@ func (c *checker) etcd(s *spec, pl *model.Plan) {
 		}
 		e.Members = append(e.Members, m)
 	}
+	c.membership(pl)
 	n := len(e.Members)
 	switch {
 	case n == 0 && e.Topology == model.TopologyExternal:
 		c.errorf(p("etcd", "topology"), "topology \"external\" needs hosts with role \"etcd\"; none has it")
 	case n > 0 && n%2 == 0:
+		// A warning, not an error: an even membership is a step on the
+		// way (growing 3 to 5 one render at a time), and runs.
 		at := p("etcd", "topology")
 		if _, given := c.pos[at.String()]; !given {
 			at = p("hosts")
 		}
-		c.errorf(at, "%d etcd members: use an odd number (%d tolerates no more failures than %d and needs a larger quorum)", n, n, n-1)
+		c.warnf(at, "%d etcd members: use an odd number (%d tolerates no more failures than %d and needs a larger quorum)", n, n, n-1)
 	case n > 0 && n < 3:
 		c.warnf(p("hosts", e.Members[0].Name), "one etcd member is not highly available: losing %s loses the cluster's data; use 3 or 5", e.Members[0].Name)
 	}

@@ -25,10 +25,23 @@ type Result struct {
 	Warnings []Warning
 }
 
+// Options are what a compile needs beyond the spec.
+type Options struct {
+	// History is what the secrets file remembers of the cluster's last
+	// render (nil for a new cluster): a change of membership since then is
+	// planned as a transition, and checked.
+	History *model.History
+}
+
 // Compile reads the spec in src, named filename (its extension picks the
-// format), and returns its plan. A bad spec yields an Error listing every
-// problem found, each with its field and position.
+// format), and returns its plan for a new cluster.
 func Compile(filename string, src []byte) (res *Result, err error) {
+	return CompileWith(filename, src, Options{})
+}
+
+// CompileWith is Compile for a cluster with a past. A bad spec yields an
+// Error listing every problem found, each with its field and position.
+func CompileWith(filename string, src []byte, opts Options) (res *Result, err error) {
 	// CUE is third-party code fed with arbitrary input: should it panic,
 	// the spec that made it do so gets a clean error, not a crash.
 	defer func() {
@@ -61,7 +74,7 @@ func Compile(filename string, src []byte) (res *Result, err error) {
 	if err := v.Decode(&s); err != nil {
 		return nil, cueError(filename, err, pos, data)
 	}
-	c := &checker{file: filename, pos: pos}
+	c := &checker{file: filename, pos: pos, history: opts.History}
 	plan := c.plan(&s)
 	if len(c.errs) > 0 {
 		sortProblems(c.errs)

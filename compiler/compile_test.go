@@ -87,7 +87,7 @@ func facts(pl *model.Plan) map[string]string {
 		"discovery":      e.Discovery,
 		"members":        join(len(e.Members), func(i int) string { return e.Members[i].Name }),
 		"memberDataDirs": join(len(e.Members), func(i int) string { return e.Members[i].DataDir }),
-		"initialCluster": e.InitialCluster(),
+		"initialCluster": model.InitialCluster(e.Members),
 		"clientURLs":     strings.Join(e.ClientURLs(), ","),
 		"keyAlgorithm":   string(pl.PKI.KeyAlgorithm),
 		"caValidity":     pl.PKI.CAValidity.String(),

@@ -165,6 +165,81 @@ type Etcd struct {
 	// Members sorted by name: the control-plane hosts (stacked) or the
 	// hosts with role etcd (external).
 	Members []*Member
+	// Joined are the same members in the order they joined the cluster:
+	// those that bootstrapped it, then each added one.
+	Joined []*Member
+	// Change is how this render changes a running cluster's membership:
+	// nil for a new cluster or an unchanged one.
+	Change *Change
+}
+
+// Change is a change of membership since the last render: etcd members
+// added and removed, and control-plane hosts joining and leaving. It is
+// carried out one member at a time, additions first (each as a learner
+// where etcd has them, promoted once caught up), removals last, so that a
+// quorum of the old or the new membership is there throughout.
+type Change struct {
+	// Added are the new etcd members, in the order they are added.
+	Added []*Member
+	// Removed are the etcd members that go, in the order they are removed.
+	Removed []Former
+	// Joining are the new control-plane hosts; Leaving those that go.
+	Joining []*Host
+	Leaving []Former
+	// Anchor is the member the additions and removals are made through:
+	// one that stays.
+	Anchor *Member
+}
+
+// Former is a host or etcd member of the last render that this one drops:
+// the spec no longer says where it is, the history does.
+type Former struct {
+	Name    string
+	Address netip.Addr
+	// PeerURL is an etcd member's.
+	PeerURL string
+}
+
+// Empty reports whether the change changes nothing.
+func (c *Change) Empty() bool {
+	return c == nil || len(c.Added)+len(c.Removed)+len(c.Joining)+len(c.Leaving) == 0
+}
+
+// History is what a render remembers of the cluster's past, in the
+// secrets file: which host ran kubeadm init, the control-plane hosts and
+// the etcd members of the last render, each member with the flags of its
+// first start.
+type History struct {
+	Init         string          `json:"init"`
+	ControlPlane []HistoryHost   `json:"controlPlane"`
+	Members      []HistoryMember `json:"etcdMembers"`
+}
+
+// HistoryHost is a control-plane host of the last render.
+type HistoryHost struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+// HistoryMember is an etcd member of the last render, in order of
+// addition.
+type HistoryMember struct {
+	Name           string `json:"name"`
+	PeerURL        string `json:"peerURL"`
+	InitialCluster string `json:"initialCluster"`
+	Existing       bool   `json:"existing,omitempty"`
+}
+
+// History is what this plan leaves for the next render to remember.
+func (p *Plan) History() *History {
+	h := &History{Init: p.ControlPlane.Init().Name}
+	for _, c := range p.ControlPlane.Hosts {
+		h.ControlPlane = append(h.ControlPlane, HistoryHost{Name: c.Name, Address: c.Address.String()})
+	}
+	for _, m := range p.Etcd.Joined {
+		h.Members = append(h.Members, HistoryMember{Name: m.Name, PeerURL: m.PeerURL(), InitialCluster: m.InitialCluster, Existing: m.Existing})
+	}
+	return h
 }
 
 // Member is one etcd member.
@@ -172,6 +247,15 @@ type Member struct {
 	Host    *Host
 	Name    string
 	DataDir string
+	// InitialCluster is the member's --initial-cluster, which etcd reads
+	// on its first start only: the bootstrap cluster for the members that
+	// bootstrapped it, and for a member added later the members there
+	// were when it was added, itself included (what etcdctl member add
+	// prints).
+	InitialCluster string
+	// Existing: the member joins a running cluster
+	// (--initial-cluster-state existing) rather than bootstrapping one.
+	Existing bool
 }
 
 // PeerURL is where the other members reach this one.
@@ -184,11 +268,11 @@ func (m *Member) ClientURL() string {
 	return "https://" + joinHostPort(m.Host.Address.String(), EtcdClientPort)
 }
 
-// InitialCluster is etcd's --initial-cluster value: name=peerURL for every
-// member, in member order.
-func (e Etcd) InitialCluster() string {
+// InitialCluster is etcd's --initial-cluster value of a cluster of these
+// members: name=peerURL for each, in the order given.
+func InitialCluster(members []*Member) string {
 	s := ""
-	for i, m := range e.Members {
+	for i, m := range members {
 		if i > 0 {
 			s += ","
 		}

@@ -127,7 +127,7 @@ func Flags(p *model.Plan, m *model.Member) ([]Flag, error) {
 		{"peer-trusted-ca-file", ca},
 		{"peer-client-cert-auth", "true"},
 		{"initial-cluster-token", p.Name},
-		{"initial-cluster-state", "new"},
+		{"initial-cluster-state", initialClusterState(m)},
 		{"snapshot-count", "10000"},
 	}
 	if p.Etcd.Discovery != "" {
@@ -142,7 +142,7 @@ func Flags(p *model.Plan, m *model.Member) ([]Flag, error) {
 		}
 		fs = append(fs, Flag{"discovery", p.Etcd.Discovery})
 	} else {
-		fs = append(fs, Flag{"initial-cluster", p.Etcd.InitialCluster()})
+		fs = append(fs, Flag{"initial-cluster", m.InitialCluster})
 	}
 	if v.AtLeast(3, 3) {
 		fs = append(fs, Flag{"listen-metrics-urls", MetricsURL(m)})
@@ -173,6 +173,16 @@ func Flags(p *model.Plan, m *model.Member) ([]Flag, error) {
 	}
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
 	return fs, nil
+}
+
+// initialClusterState is "existing" for a member added to a running
+// cluster, which etcd then joins rather than bootstrapping a new one. etcd
+// reads it, like --initial-cluster, on the member's first start only.
+func initialClusterState(m *model.Member) string {
+	if m.Existing {
+		return "existing"
+	}
+	return "new"
 }
 
 // listenClientURLs is the member's client URL and loopback's, so that local
