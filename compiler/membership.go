@@ -56,7 +56,10 @@ func (c *checker) initFirst(hosts []*model.Host) []*model.Host {
 }
 
 // membership plans the etcd members' first-start flags and, for a cluster
-// with a past, the change since the last render.
+// with a past, the change of membership: from the last render's, or, when
+// this render's membership is the last one's, the change that render made
+// (rendered again, so that its steps survive a re-render before they run;
+// each is safe to run again).
 func (c *checker) membership(pl *model.Plan) {
 	e := &pl.Etcd
 	h := c.history
@@ -69,23 +72,17 @@ func (c *checker) membership(pl *model.Plan) {
 		e.Joined = append([]*model.Member(nil), e.Members...)
 		return
 	}
-	if pl.Kubernetes.KubeadmAPI == model.KubeadmV1Alpha1 {
-		c.changeUnsupported(pl)
-	}
 	byName := map[string]*model.Member{}
 	for _, m := range e.Members {
 		byName[m.Name] = m
 	}
+	// The members that stay keep the flags of their first start, and
+	// their order of addition.
 	var kept []*model.Member
-	change := &model.Change{}
-	// The cluster as it runs before the change: the last render's members
-	// in order of addition, at the peer URLs they were added with.
 	var running []string
 	for _, hm := range h.Members {
-		running = append(running, hm.Name+"="+hm.PeerURL)
 		m, ok := byName[hm.Name]
 		if !ok {
-			change.Removed = append(change.Removed, model.Former{Name: hm.Name, PeerURL: hm.PeerURL, Address: peerAddr(hm.PeerURL)})
 			continue
 		}
 		m.InitialCluster, m.Existing = hm.InitialCluster, hm.Existing
@@ -93,30 +90,67 @@ func (c *checker) membership(pl *model.Plan) {
 			c.warnf(p("hosts", m.Name, "address"), "etcd member %s was at %s: a running member's peer URL changes only with etcdctl member update. If the cluster runs, update it there before applying this bundle, or remove the member and add it under a new name", m.Name, hm.PeerURL)
 		}
 		kept = append(kept, m)
+		running = append(running, hm.Name+"="+hm.PeerURL)
 	}
 	if len(kept) == 0 {
-		var names []string
-		for _, hm := range h.Members {
-			names = append(names, hm.Name)
-		}
-		c.errorf(c.membersAt(pl), "no etcd member of the running cluster (%s) stays: new members are added through one that stays, and take their data from it. Keep at least one, and replace the others over several renders", strings.Join(names, ", "))
+		c.errorf(c.membersAt(pl), "no etcd member of the running cluster (%s) stays: new members are added through one that stays, and take their data from it. Keep at least one, and replace the others over several renders", strings.Join(memberNames(h.Members), ", "))
 		return
 	}
-	// Additions first, one at a time, in name order: each starts with the
-	// cluster as it is then, itself included.
+	// New members are added one at a time, in name order, after the
+	// removals: each starts with the cluster as it is then, itself
+	// included (what etcdctl member add prints).
+	var added []*model.Member
 	for _, m := range e.Members {
-		if slices.Contains(kept, m) {
-			continue
+		if !slices.Contains(kept, m) {
+			added = append(added, m)
 		}
+	}
+	for _, m := range added {
 		running = append(running, m.Name+"="+m.PeerURL())
 		m.InitialCluster, m.Existing = strings.Join(running, ","), true
-		change.Added = append(change.Added, m)
 	}
-	e.Joined = append(kept, change.Added...)
-	change.Anchor = kept[0]
+	e.Joined = append(kept, added...)
 
+	base := &h.Membership
+	if sameMembership(base, pl) {
+		if h.Before == nil {
+			return
+		}
+		base = h.Before
+	}
+	if pl.Kubernetes.KubeadmAPI == model.KubeadmV1Alpha1 {
+		c.errorf(p("kubernetes", "version"), "kubeadm %s cannot change the membership of a running cluster (every master runs kubeadm init): upgrade the cluster to Kubernetes 1.22 or newer first", pl.Kubernetes.Version)
+		return
+	}
+	e.Change, e.Before = diff(base, pl), base
+	if n := len(e.Members); n < 3 && len(e.Change.Removed) > 0 {
+		c.warnf(c.membersAt(pl), "this change leaves %d etcd member%s: losing %s loses the cluster's data", n, plural(n), e.Members[0].Name)
+	}
+}
+
+// diff is the change from membership base to the plan's.
+func diff(base *model.Membership, pl *model.Plan) *model.Change {
+	change := &model.Change{}
+	was := map[string]bool{}
+	for _, hm := range base.Members {
+		was[hm.Name] = true
+	}
+	is := map[string]bool{}
+	for _, m := range pl.Etcd.Joined {
+		is[m.Name] = true
+		if !was[m.Name] {
+			change.Added = append(change.Added, m)
+		} else if change.Anchor == nil {
+			change.Anchor = m
+		}
+	}
+	for _, hm := range base.Members {
+		if !is[hm.Name] {
+			change.Removed = append(change.Removed, model.Former{Name: hm.Name, PeerURL: hm.PeerURL, Address: peerAddr(hm.PeerURL)})
+		}
+	}
 	wasCP := map[string]bool{}
-	for _, x := range h.ControlPlane {
+	for _, x := range base.ControlPlane {
 		wasCP[x.Name] = true
 	}
 	isCP := map[string]bool{}
@@ -126,34 +160,44 @@ func (c *checker) membership(pl *model.Plan) {
 			change.Joining = append(change.Joining, x)
 		}
 	}
-	for _, x := range h.ControlPlane {
+	for _, x := range base.ControlPlane {
 		if !isCP[x.Name] {
 			a, _ := netip.ParseAddr(x.Address)
 			change.Leaving = append(change.Leaving, model.Former{Name: x.Name, Address: a})
 		}
 	}
-	if !change.Empty() {
-		e.Change = change
-		if n := len(e.Members); n < 3 && len(change.Removed) > 0 {
-			c.warnf(c.membersAt(pl), "this change leaves %d etcd member%s: losing %s loses the cluster's data", n, plural(n), e.Members[0].Name)
-		}
-	}
+	return change
 }
 
-// changeUnsupported refuses a change of membership for kubeadm 1.9/1.10,
-// whose masters each run kubeadm init.
-func (c *checker) changeUnsupported(pl *model.Plan) {
-	was := map[string]bool{}
-	for _, hm := range c.history.Members {
-		was[hm.Name] = true
+// sameMembership reports whether the plan has the membership m records:
+// the same control-plane hosts and etcd members.
+func sameMembership(m *model.Membership, pl *model.Plan) bool {
+	if len(m.ControlPlane) != len(pl.ControlPlane.Hosts) || len(m.Members) != len(pl.Etcd.Members) {
+		return false
 	}
-	changed := len(pl.Etcd.Members) != len(c.history.Members)
-	for _, m := range pl.Etcd.Members {
-		changed = changed || !was[m.Name]
+	cp := map[string]bool{}
+	for _, x := range pl.ControlPlane.Hosts {
+		cp[x.Name] = true
 	}
-	if changed {
-		c.errorf(p("kubernetes", "version"), "kubeadm %s cannot change the membership of a running cluster (every master runs kubeadm init): upgrade the cluster to Kubernetes 1.22 or newer first", pl.Kubernetes.Version)
+	for _, x := range m.ControlPlane {
+		if !cp[x.Name] {
+			return false
+		}
 	}
+	for i, hm := range m.Members {
+		if pl.Etcd.Joined[i].Name != hm.Name {
+			return false
+		}
+	}
+	return true
+}
+
+func memberNames(ms []model.HistoryMember) []string {
+	var names []string
+	for _, m := range ms {
+		names = append(names, m.Name)
+	}
+	return names
 }
 
 // membersAt is the field a membership problem points at: the first new

@@ -105,12 +105,32 @@ func TestMembershipChanges(t *testing.T) {
 			"m2": "existing " + m0 + "," + m1 + "," + m2,
 			"added": "m1 m2", "removed": "", "joining": "m1 m2", "leaving": "", "anchor": "m0",
 		}},
-		// The flags of a member's first start never change after it.
+		// The flags of a member's first start never change after it, and
+		// a render of the same spec renders the same change again: a
+		// bundle rendered twice before it runs keeps its steps.
 		{name: "grow, then render again", specs: []string{one, base, base}, want: map[string]string{
 			"init": "m0", "joined": "m0 m1 m2",
 			"m0": "new " + m0,
 			"m1": "existing " + m0 + "," + m1,
 			"m2": "existing " + m0 + "," + m1 + "," + m2,
+			"added": "m1 m2", "removed": "", "joining": "m1 m2", "leaving": "", "anchor": "m0",
+		}},
+		// The next change starts where the last one ended.
+		{name: "grow, then grow again", specs: []string{one, base, base, five}, want: map[string]string{
+			"init": "m0", "joined": "m0 m1 m2 m3 m4",
+			"m0": "new " + m0,
+			"m1": "existing " + m0 + "," + m1,
+			"m2": "existing " + m0 + "," + m1 + "," + m2,
+			"m3": "existing " + m0 + "," + m1 + "," + m2 + "," + m3,
+			"m4": "existing " + m0 + "," + m1 + "," + m2 + "," + m3 + "," + m4,
+			"added": "m3 m4", "removed": "", "joining": "m3 m4", "leaving": "", "anchor": "m0",
+		}},
+		{name: "grow, then shrink back", specs: []string{base, five, base}, want: map[string]string{
+			"init": "m0", "joined": "m0 m1 m2",
+			"m0": "new " + m0 + "," + m1 + "," + m2,
+			"m1": "new " + m0 + "," + m1 + "," + m2,
+			"m2": "new " + m0 + "," + m1 + "," + m2,
+			"added": "", "removed": "m3@10.0.0.13 m4@10.0.0.14", "joining": "", "leaving": "m3@10.0.0.13 m4@10.0.0.14", "anchor": "m0",
 		}},
 		{name: "grow three to five", specs: []string{base, five}, want: map[string]string{
 			"init": "m0", "joined": "m0 m1 m2 m3 m4",

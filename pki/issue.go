@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -228,6 +229,12 @@ func (is *Issuer) Ensure(p *model.Plan, old *Secrets) (*Result, error) {
 	}
 	if len(s.Leaves) == 0 {
 		s.Leaves = nil
+	}
+	// The membership is remembered for the next render (a file from
+	// before format 2 has none, and gains it now).
+	s.History = p.History()
+	if old == nil || !reflect.DeepEqual(old.History, s.History) {
+		res.Changed = true
 	}
 	return res, nil
 }

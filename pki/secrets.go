@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,11 +17,17 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/hagen/hagen/compiler/model"
 )
 
 // FormatVersion is the secrets file format this build writes. Older formats
 // are upgraded on load; newer ones are refused.
-const FormatVersion = 1
+//
+//	1: CAs, keys, leaves, the keepalived password and the bootstrap token.
+//	2: adds history, the cluster's membership (a file without it is read
+//	   as a cluster bootstrapped with the spec's members).
+const FormatVersion = 2
 
 // Secrets is every private and stateful input of a cluster: the only file
 // whose loss costs a cluster. It is plain YAML so that sops, age and git can
@@ -36,6 +45,11 @@ type Secrets struct {
 	KeepalivedAuthPass string `json:"keepalivedAuthPass"`
 	// BootstrapToken is the kubeadm token joining hosts present.
 	BootstrapToken string `json:"bootstrapToken"`
+	// History is what the next render must know of the cluster's past:
+	// which etcd members bootstrapped it, which were added later and how,
+	// and the last render's membership. Losing it does not lose the
+	// cluster, but a render of a grown cluster would then bootstrap anew.
+	History *model.History `json:"history,omitempty"`
 
 	// checked is the digest of the content ParseSecrets proved sound, so
 	// Ensure need not prove it again unless someone changed it since.
@@ -69,6 +83,10 @@ func (s *Secrets) digest() [sha256.Size]byte {
 	}
 	put(s.KeepalivedAuthPass)
 	put(s.BootstrapToken)
+	if s.History != nil {
+		b, _ := json.Marshal(s.History)
+		put(string(b))
+	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum
@@ -112,6 +130,19 @@ var (
 // file does not exist. cluster is the spec's cluster name: a file written for
 // another cluster is refused, never reused.
 func LoadSecrets(path, cluster string) (*Secrets, error) {
+	s, err := ReadSecrets(path)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	if s.Cluster != cluster {
+		return nil, &SecretsError{File: path, Entry: "cluster", Msg: fmt.Sprintf("this file belongs to cluster %q, the spec is cluster %q: pass the right --secrets file", s.Cluster, cluster)}
+	}
+	return s, nil
+}
+
+// ReadSecrets reads and checks a secrets file, whichever cluster's it is.
+// It returns (nil, nil) when the file does not exist.
+func ReadSecrets(path string) (*Secrets, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -119,14 +150,7 @@ func LoadSecrets(path, cluster string) (*Secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading secrets: %w", err)
 	}
-	s, err := ParseSecrets(path, raw)
-	if err != nil {
-		return nil, err
-	}
-	if s.Cluster != cluster {
-		return nil, &SecretsError{File: path, Entry: "cluster", Msg: fmt.Sprintf("this file belongs to cluster %q, the spec is cluster %q: pass the right --secrets file", s.Cluster, cluster)}
-	}
-	return s, nil
+	return ParseSecrets(path, raw)
 }
 
 // ParseSecrets decodes and checks a secrets file's bytes: every entry must
@@ -211,6 +235,9 @@ func (s *Secrets) check(path string) error {
 	if !bootstrapTokenRE.MatchString(s.BootstrapToken) {
 		return fail("bootstrapToken", "want a kubeadm token, [a-z0-9]{6}.[a-z0-9]{16}")
 	}
+	if err := checkHistory(s.History); err != nil {
+		return fail("history", "%v", err)
+	}
 	specs := map[string]CertSpec{}
 	for _, c := range Certs() {
 		specs[c.Name] = c
@@ -228,6 +255,47 @@ func (s *Secrets) check(path string) error {
 		}
 	}
 	return nil
+}
+
+// checkHistory proves a history whole: a damaged one would plan a wrong
+// membership change.
+func checkHistory(h *model.History) error {
+	if h == nil {
+		return nil
+	}
+	if h.Init == "" {
+		return errors.New("init: missing")
+	}
+	if len(h.Members) == 0 {
+		return errors.New("etcdMembers: missing")
+	}
+	for _, m := range []*model.Membership{&h.Membership, h.Before} {
+		if m == nil {
+			continue
+		}
+		for i, x := range m.ControlPlane {
+			if x.Name == "" || !validAddr(x.Address) {
+				return fmt.Errorf("controlPlane[%d]: want a name and an address", i)
+			}
+		}
+		for i, x := range m.Members {
+			u, err := url.Parse(x.PeerURL)
+			if x.Name == "" || err != nil || u.Scheme != "https" || u.Port() == "" {
+				return fmt.Errorf("etcdMembers[%d]: want a name and an https peer URL", i)
+			}
+		}
+	}
+	for i, x := range h.Members {
+		if !strings.Contains(x.InitialCluster, x.Name+"="+x.PeerURL) {
+			return fmt.Errorf("etcdMembers[%d]: initialCluster %q lacks the member itself", i, x.InitialCluster)
+		}
+	}
+	return nil
+}
+
+func validAddr(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 // Marshal renders the file. Keys are sorted, so equal secrets give equal

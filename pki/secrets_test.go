@@ -3,6 +3,7 @@ package pki_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hagen/hagen/compiler"
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/internal/golden"
 	"github.com/hagen/hagen/pki"
 )
 
@@ -108,7 +111,7 @@ func TestTruncated(t *testing.T) {
 	// Where the cut leaves the version in place (a file written with its
 	// version first), the error names the damaged entry.
 	t.Run("in the last PEM, version first", func(t *testing.T) {
-		v := []byte("version: 1\n")
+		v := []byte(fmt.Sprintf("version: %d\n", pki.FormatVersion))
 		if !bytes.HasSuffix(raw, v) {
 			t.Fatalf("the file does not end with %q", v)
 		}
@@ -244,6 +247,7 @@ func edit(t *testing.T, raw []byte, old, new string) []byte {
 
 func TestBadFiles(t *testing.T) {
 	raw := marshal(t, small(t))
+	version := fmt.Sprintf("version: %d\n", pki.FormatVersion)
 	for _, c := range []struct {
 		name  string
 		raw   []byte
@@ -253,10 +257,10 @@ func TestBadFiles(t *testing.T) {
 		{"empty", []byte("\n \n"), "", []string{"empty"}},
 		{"not YAML", []byte("\x00\x01binary: [garbage"), "", []string{"not valid YAML"}},
 		{"encrypted", []byte("-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24\n-----END AGE ENCRYPTED FILE-----\n"), "*", nil},
-		{"missing version", edit(t, raw, "version: 1\n", ""), "version", []string{"missing"}},
-		{"newer version", edit(t, raw, "version: 1\n", "version: 2\n"), "version", []string{"2 is newer", "upgrade hagen"}},
-		{"version 0", edit(t, raw, "version: 1\n", "version: 0\n"), "version", nil},
-		{"version not a number", edit(t, raw, "version: 1\n", "version: one\n"), "version", nil},
+		{"missing version", edit(t, raw, version, ""), "version", []string{"missing"}},
+		{"newer version", edit(t, raw, version, fmt.Sprintf("version: %d\n", pki.FormatVersion+1)), "version", []string{fmt.Sprintf("%d is newer", pki.FormatVersion+1), "upgrade hagen"}},
+		{"version 0", edit(t, raw, version, "version: 0\n"), "version", nil},
+		{"version not a number", edit(t, raw, version, "version: one\n"), "version", nil},
 		{"unknown field", append(bytes.Clone(raw), "extra: true\n"...), "", []string{"extra"}},
 		{"unknown nested field", edit(t, raw, "\n  ca:\n", "\n  ca:\n    serial: 7\n"), "", []string{"serial"}},
 		{"missing cluster", edit(t, raw, "cluster: test\n", ""), "cluster", []string{"missing"}},
@@ -312,6 +316,14 @@ func TestBadEntries(t *testing.T) {
 		{"auth pass too long", func(s *pki.Secrets) { s.KeepalivedAuthPass = "123456789" }, "keepalivedAuthPass", []string{"8"}},
 		{"auth pass punctuation", func(s *pki.Secrets) { s.KeepalivedAuthPass = "pass-wd" }, "keepalivedAuthPass", nil},
 		{"auth pass non-ASCII", func(s *pki.Secrets) { s.KeepalivedAuthPass = "pässwd" }, "keepalivedAuthPass", nil},
+		{"history without init", func(s *pki.Secrets) { s.History.Init = "" }, "history", []string{"init: missing"}},
+		{"history without members", func(s *pki.Secrets) { s.History.Members = nil }, "history", []string{"etcdMembers: missing"}},
+		{"history member without peer URL", func(s *pki.Secrets) { s.History.Members[0].PeerURL = "" }, "history", []string{"etcdMembers[0]: want a name and an https peer URL"}},
+		{"history member on http", func(s *pki.Secrets) {
+			s.History.Members[0].PeerURL = strings.Replace(s.History.Members[0].PeerURL, "https:", "http:", 1)
+		}, "history", []string{"etcdMembers[0]"}},
+		{"history member not in its initial cluster", func(s *pki.Secrets) { s.History.Members[0].InitialCluster = "x=https://10.0.0.1:2380" }, "history", []string{"lacks the member itself"}},
+		{"history host address", func(s *pki.Secrets) { s.History.ControlPlane[0].Address = "10.0.0" }, "history", []string{"controlPlane[0]"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := small(t)
@@ -464,4 +476,85 @@ func TestSecretsV1Fixture(t *testing.T) {
 			}
 		}
 	}
+}
+
+const (
+	fixtureV2Spec    = "testdata/secrets-v2.cue"
+	fixtureV2Secrets = "testdata/secrets-v2.yaml"
+)
+
+// TestSecretsV2Fixture: a secrets file written by format version 2, with
+// the history of a cluster grown from the v1 fixture's one master to three,
+// still loads, and its history plans the same membership: master0
+// bootstrapped the cluster, master1 and master2 joined it in that order.
+// Like the v1 fixture it is frozen; the golden switch writes it only when
+// it is absent (grown from the v1 fixture at fixtureIssued).
+func TestSecretsV2Fixture(t *testing.T) {
+	src, err := os.ReadFile(fixtureV2Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(fixtureV2Secrets)
+	if errors.Is(err, os.ErrNotExist) && golden.Update() {
+		raw = growV1Fixture(t, src)
+		if err := os.WriteFile(fixtureV2Secrets, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	old, err := pki.ReadSecrets(fixtureV2Secrets)
+	if err != nil {
+		t.Fatalf("the v2 fixture no longer loads: %v", err)
+	}
+	res, err := compiler.CompileWith(fixtureV2Spec, src, compiler.Options{History: old.History})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Plan
+	if c := p.Etcd.Change; c == nil || len(c.Added) != 2 || c.Added[0].Name != "master1" || c.Added[1].Name != "master2" || c.Anchor.Name != "master0" {
+		t.Errorf("the fixture's history plans change %+v, want master1 then master2 added through master0", c)
+	}
+	want := map[string]string{
+		"master0": "master0=https://10.0.0.10:2380",
+		"master1": "master0=https://10.0.0.10:2380,master1=https://10.0.0.11:2380",
+		"master2": "master0=https://10.0.0.10:2380,master1=https://10.0.0.11:2380,master2=https://10.0.0.12:2380",
+	}
+	for _, m := range p.Etcd.Members {
+		if m.InitialCluster != want[m.Name] || m.Existing != (m.Name != "master0") {
+			t.Errorf("member %s: initial cluster %q existing %v", m.Name, m.InitialCluster, m.Existing)
+		}
+	}
+	is := &pki.Issuer{Now: clock(fixtureIssued.Add(24 * time.Hour)), Rand: seeded(2), Workers: 1}
+	r := ensure(t, is, p, old)
+	if r.Changed || len(r.Reissued)+len(r.Warnings) > 0 {
+		t.Errorf("reusing the v2 fixture: changed %v, reissued %v, warnings %q", r.Changed, r.Reissued, r.Warnings)
+	}
+	checkPKI(t, p, r.Secrets, fixtureIssued.Add(24*time.Hour))
+	// While this build writes format 2, it writes the fixture's bytes.
+	if pki.FormatVersion == 2 {
+		if got := marshal(t, r.Secrets); !bytes.Equal(got, raw) {
+			t.Errorf("re-marshalled fixture differs:\n%s", firstDiff(raw, got))
+		}
+	}
+}
+
+// growV1Fixture renders the v1 fixture's cluster once as it is, then grown
+// to the v2 fixture's spec, and returns the secrets file that leaves.
+func growV1Fixture(t *testing.T, v2 []byte) []byte {
+	src, err := os.ReadFile(fixtureSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := pki.ReadSecrets(fixtureSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := &pki.Issuer{Now: clock(fixtureIssued), Rand: seeded(2), Workers: 1}
+	s := ensure(t, is, compilePlan(t, fixtureSpec, src), v1).Secrets
+	res, err := compiler.CompileWith(fixtureV2Spec, v2, compiler.Options{History: s.History})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return marshal(t, ensure(t, is, res.Plan, s).Secrets)
 }

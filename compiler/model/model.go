@@ -171,6 +171,9 @@ type Etcd struct {
 	// Change is how this render changes a running cluster's membership:
 	// nil for a new cluster or an unchanged one.
 	Change *Change
+	// Before is the membership Change starts from, remembered so that the
+	// next render of the same spec renders the same change.
+	Before *Membership
 }
 
 // Change is a change of membership since the last render: etcd members
@@ -206,23 +209,31 @@ func (c *Change) Empty() bool {
 }
 
 // History is what a render remembers of the cluster's past, in the
-// secrets file: which host ran kubeadm init, the control-plane hosts and
-// the etcd members of the last render, each member with the flags of its
-// first start.
+// secrets file: which host ran kubeadm init, the membership of the last
+// render (each etcd member with the flags of its first start) and, when
+// that render changed the membership, the membership before it, so that a
+// render of the same spec renders the same transition again until a new
+// change replaces it: a bundle rendered twice before it is applied keeps
+// its steps.
 type History struct {
-	Init         string          `json:"init"`
+	Init string `json:"init"`
+	Membership
+	Before *Membership `json:"before,omitempty"`
+}
+
+// Membership is the control-plane hosts and the etcd members of a render.
+type Membership struct {
 	ControlPlane []HistoryHost   `json:"controlPlane"`
 	Members      []HistoryMember `json:"etcdMembers"`
 }
 
-// HistoryHost is a control-plane host of the last render.
+// HistoryHost is a control-plane host of a render.
 type HistoryHost struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
 }
 
-// HistoryMember is an etcd member of the last render, in order of
-// addition.
+// HistoryMember is an etcd member of a render, in order of addition.
 type HistoryMember struct {
 	Name           string `json:"name"`
 	PeerURL        string `json:"peerURL"`
@@ -232,7 +243,7 @@ type HistoryMember struct {
 
 // History is what this plan leaves for the next render to remember.
 func (p *Plan) History() *History {
-	h := &History{Init: p.ControlPlane.Init().Name}
+	h := &History{Init: p.ControlPlane.Init().Name, Before: p.Etcd.Before}
 	for _, c := range p.ControlPlane.Hosts {
 		h.ControlPlane = append(h.ControlPlane, HistoryHost{Name: c.Name, Address: c.Address.String()})
 	}
