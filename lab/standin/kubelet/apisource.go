@@ -11,6 +11,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -46,6 +47,15 @@ type apiSource struct {
 	tokens  *tokenCache
 	vols    map[types.UID]*podVolumeState
 	errs    map[string]string
+	// posted is the last status patched for each pod, with the
+	// resourceVersion of the object it was patched over: until the
+	// watch brings a newer one, the same status is not patched again.
+	posted map[types.UID]postedStatus
+}
+
+type postedStatus struct {
+	status corev1.PodStatus
+	over   string
 }
 
 // podVolumeState is how far a pod's volumes made from API objects are.
@@ -59,7 +69,7 @@ type podVolumeState struct {
 
 func newAPISource(node, root string, pm *podManager) *apiSource {
 	return &apiSource{node: node, root: root, pm: pm, now: pm.Now, every: time.Second,
-		vols: map[types.UID]*podVolumeState{}, errs: map[string]string{}}
+		vols: map[types.UID]*podVolumeState{}, errs: map[string]string{}, posted: map[types.UID]postedStatus{}}
 }
 
 // start begins the watch of the node's pods with client, and the loop
@@ -84,8 +94,11 @@ func (a *apiSource) watch(ctx context.Context, client kubernetes.Interface) {
 			return pods.Watch(ctx, o)
 		},
 	}
+	// The reflector lists by a watch that streams the initial objects
+	// (WatchListClient) unless the client says it cannot: client-go's
+	// fake clientset says so.
 	store, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
-		ListerWatcher: lw, ObjectType: &corev1.Pod{}, Handler: cache.ResourceEventHandlerFuncs{},
+		ListerWatcher: cache.ToListWatcherWithWatchListSemantics(lw, client), ObjectType: &corev1.Pod{}, Handler: cache.ResourceEventHandlerFuncs{},
 	})
 	a.mu.Lock()
 	a.client, a.store, a.synced = client, store, ctrl.HasSynced
@@ -342,7 +355,9 @@ func (a *apiSource) secretPayload(ns, name string, items []corev1.KeyToPath, mod
 // terminal phase is stored, deletes it with grace period 0, which lets
 // the API server remove it.
 func (a *apiSource) syncStatuses(ctx context.Context) {
+	seen := map[types.UID]bool{}
 	for _, s := range a.pm.apiStatuses() {
+		seen[s.Pod.UID] = true
 		cur := a.current(s.Pod)
 		if cur == nil {
 			continue // gone from the API: the pod manager forgets it next
@@ -352,12 +367,29 @@ func (a *apiSource) syncStatuses(ctx context.Context) {
 		cancel()
 		a.logErr(string(cur.UID)+"/status", err, "Failed to update the pod's status", "pod", klog.KObj(cur))
 	}
+	a.mu.Lock()
+	for uid := range a.posted {
+		if !seen[uid] {
+			delete(a.posted, uid)
+		}
+	}
+	a.mu.Unlock()
 }
 
 func (a *apiSource) syncStatus(ctx context.Context, cur *corev1.Pod, s apiPodStatus) error {
-	if !terminalPhase(cur.Status.Phase) {
-		if err := postPodStatus(ctx, a.client, cur, s.Status); err != nil {
+	a.mu.Lock()
+	last, ok := a.posted[cur.UID]
+	a.mu.Unlock()
+	stale := ok && last.over == cur.ResourceVersion && equality.Semantic.DeepEqual(last.status, s.Status)
+	if !terminalPhase(cur.Status.Phase) && !stale {
+		patched, err := postPodStatus(ctx, a.client, cur, s.Status)
+		if err != nil {
 			return err
+		}
+		if patched {
+			a.mu.Lock()
+			a.posted[cur.UID] = postedStatus{status: s.Status, over: cur.ResourceVersion}
+			a.mu.Unlock()
 		}
 	}
 	if !s.Terminated || cur.DeletionTimestamp == nil || !terminalPhase(s.Status.Phase) {
@@ -490,7 +522,7 @@ func (c *objectCache) watch(k objectKey) *watchedObject {
 		}
 	}
 	store, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
-		ListerWatcher: lw, ObjectType: obj, Handler: cache.ResourceEventHandlerFuncs{},
+		ListerWatcher: cache.ToListWatcherWithWatchListSemantics(lw, c.client), ObjectType: obj, Handler: cache.ResourceEventHandlerFuncs{},
 	})
 	go ctrl.RunWithContext(ctx)
 	return &watchedObject{store: store, synced: ctrl.HasSynced, stop: cancel}

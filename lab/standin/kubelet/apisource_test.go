@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -264,9 +266,9 @@ func TestRunsKubeProxy(t *testing.T) {
 		t.Errorf("PodScheduled moved from the scheduler's %v to %v", pod.Status.Conditions[0].LastTransitionTime, c.LastTransitionTime)
 	}
 
-	for _, name := range []string{"etcd-cp-a", "kube-proxy-other"} {
-		if q := h.apiPod(t, name); q.Status.Phase != "" || len(q.Status.Conditions) != 0 {
-			t.Errorf("%s was taken for this node's: %+v", name, q.Status)
+	for _, other := range []*corev1.Pod{mirror, elsewhere} {
+		if q := h.apiPod(t, other.Name); !equality.Semantic.DeepEqual(q.Status, other.Status) {
+			t.Errorf("%s was taken for this node's: %+v", other.Name, q.Status)
 		}
 	}
 	runs, _, _ := h.rt.calls()
@@ -414,7 +416,7 @@ func TestDeletionStopsAndConfirms(t *testing.T) {
 	// What the API server does on a graceful delete.
 	p := h.apiPod(t, pod.Name)
 	now := metav1.NewTime(h.clock.Now())
-	grace := int64(30)
+	grace := int64(5) // kubectl delete --grace-period=5
 	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &now, &grace
 	if _, err := h.client.CoreV1().Pods("kube-system").Update(h.ctx, p, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -424,8 +426,8 @@ func TestDeletionStopsAndConfirms(t *testing.T) {
 	h.client.ClearActions()
 	h.stepNoWait(t)
 	waitFor(t, func() bool { _, stops, _ := h.rt.calls(); return len(stops) == 1 })
-	if _, stops, _ := h.rt.calls(); stops[0] != (stopCall{ctr.ID, 30 * time.Second}) {
-		t.Errorf("stops %v, want %s with the deletion's 30s", stops, ctr.ID)
+	if _, stops, _ := h.rt.calls(); stops[0] != (stopCall{ctr.ID, 5 * time.Second}) {
+		t.Errorf("stops %v, want %s with the deletion's 5s", stops, ctr.ID)
 	}
 	h.api.syncStatuses(h.ctx)
 	h.stepNoWait(t)
@@ -481,6 +483,56 @@ func TestDeletionStopsAndConfirms(t *testing.T) {
 	h.step(t)
 	if _, err := os.Stat(filepath.Join(h.env.root, "var/lib/kubelet/pods", string(pod.UID))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the pod's directory is left: %v", err)
+	}
+}
+
+// A pod is terminated only once every container of it has stopped, a
+// leftover duplicate too: its deletion waits for the slowest stop.
+func TestDeletionWaitsForEveryContainer(t *testing.T) {
+	pod, cm, ca := kubeProxyObjects(t)
+	h := newAPIHarness(t, pod, cm, ca)
+	h.step(t)
+	h.step(t)
+	stale := h.running(t, "kube-proxy")
+	// A newer attempt, as a kubelet that died while it replaced the
+	// container left it: the older one is a duplicate to stop.
+	newer := stale
+	newer.ID, newer.Labels = strings.TrimSuffix(stale.ID, "_0")+"_1", maps.Clone(stale.Labels)
+	newer.Labels[labelAttempt] = "1"
+	h.rt.add(newer)
+	p := h.apiPod(t, pod.Name)
+	now := metav1.NewTime(h.clock.Now())
+	p.DeletionTimestamp = &now
+	if _, err := h.client.CoreV1().Pods("kube-system").Update(h.ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitWatched(t, func(p *corev1.Pod) bool { return p.DeletionTimestamp != nil })
+	h.rt.hold, h.rt.holdID = make(chan struct{}), stale.ID
+	h.client.ClearActions()
+	h.stepNoWait(t)
+	waitFor(t, func() bool { _, stops, _ := h.rt.calls(); return len(stops) == 2 })
+	waitFor(t, func() bool {
+		h.pm.mu.Lock()
+		defer h.pm.mu.Unlock()
+		cs := h.pm.pods[pod.UID].ctrs[0]
+		return cs.id == newer.ID && !cs.running && !cs.killing
+	})
+	h.stepNoWait(t)
+	h.api.syncStatuses(h.ctx)
+	for _, a := range h.client.Actions() {
+		if a.GetVerb() == "delete" {
+			t.Fatal("the pod was deleted while a duplicate of its container was stopping")
+		}
+	}
+	close(h.rt.hold)
+	h.pm.wait()
+	h.step(t)
+	var deleted bool
+	for _, a := range h.client.Actions() {
+		deleted = deleted || a.GetVerb() == "delete"
+	}
+	if !deleted {
+		t.Error("the deletion was not confirmed once everything stopped")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hagen/hagen/lab/agent"
 )
@@ -123,6 +124,85 @@ func TestContainerEnvAndCommand(t *testing.T) {
 		c := pod.Spec.Containers[0].DeepCopy()
 		edit(c)
 		if _, err := buildContainer(staticInput(sp, c, 0, "/img")); !errors.As(err, &ce) {
+			t.Errorf("%s: %v, want a container config error", name, err)
+		}
+	}
+}
+
+// kube-proxy's container as kubeadm's DaemonSet makes it: NODE_NAME from
+// spec.nodeName expanded into --hostname-override, and the image's
+// /usr/local/bin/kube-proxy the lab's binary. The other downward API
+// fields resolve as the kubelet resolves them, a value from the downward
+// API is not expanded, $$ escapes, and an absolute path the image lacks
+// is the host's.
+func TestDownwardAPIEnvAndCommand(t *testing.T) {
+	pod, _, _ := kubeProxyObjects(t)
+	imgDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(imgDir, "kube-proxy"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in := containerInput{Pod: pod, Container: &pod.Spec.Containers[0], Source: sourceAPI, ImageDir: imgDir, Hostname: "cp-a",
+		HostIPs: []string{"172.31.0.10", "fd00::10"}, Volumes: map[string]hostVolume{
+			"kube-proxy": {Path: "/v/cm", ReadOnly: true}, "xtables-lock": {Path: "/run/xtables.lock", HostPath: true},
+			"lib-modules": {Path: "/lib/modules", HostPath: true}, pod.Spec.Volumes[3].Name: {Path: "/v/sa", ReadOnly: true}},
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")}}
+	ct, err := buildContainer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(imgDir, "kube-proxy"), "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=cp-a"}; !slices.Equal(ct.Argv, want) {
+		t.Errorf("argv %q, want %q", ct.Argv, want)
+	}
+	if !slices.Contains(ct.Env, "NODE_NAME=cp-a") {
+		t.Errorf("env %v", ct.Env)
+	}
+
+	c := pod.Spec.Containers[0].DeepCopy()
+	c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}
+	field := func(name, path string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	}
+	resourceRef := func(name, res, divisor string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: res, Divisor: resource.MustParse(divisor)}}}
+	}
+	c.Env = []corev1.EnvVar{
+		field("POD", "metadata.name"), field("NS", "metadata.namespace"), field("UID", "metadata.uid"),
+		field("APP", "metadata.labels['k8s-app']"), field("SA", "spec.serviceAccountName"),
+		field("POD_IP", "status.podIP"), field("HOST_IPS", "status.hostIPs"),
+		{Name: "LITERAL", Value: "$(POD)"}, field("NOT_EXPANDED", "metadata.labels['nothing']"),
+		resourceRef("CPU_MILLI", "requests.cpu", "1m"), resourceRef("MEM_MI", "limits.memory", "1Mi"), resourceRef("CPU_LIMIT", "limits.cpu", "1"),
+	}
+	c.Command = []string{"/bin/sh", "-c", "echo $(POD) $$(POD) $(NS)/$(APP) $(MISSING)"}
+	in.Container = c
+	ct, err = buildContainer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range []string{
+		"POD=" + pod.Name, "NS=kube-system", "UID=" + string(pod.UID), "APP=kube-proxy", "SA=kube-proxy",
+		"POD_IP=172.31.0.10", "HOST_IPS=172.31.0.10,fd00::10", "LITERAL=" + pod.Name, "NOT_EXPANDED=",
+		"CPU_MILLI=250", "MEM_MI=4096", "CPU_LIMIT=2",
+	} {
+		if !slices.Contains(ct.Env, kv) {
+			t.Errorf("env lacks %s: %v", kv, ct.Env)
+		}
+	}
+	if want := []string{"/bin/sh", "-c", "echo " + pod.Name + " $(POD) kube-system/kube-proxy $(MISSING)"}; !slices.Equal(ct.Argv, want) {
+		t.Errorf("argv %q, want %q", ct.Argv, want)
+	}
+
+	var ce *configError
+	for name, env := range map[string]corev1.EnvVar{
+		"unknown field":     field("X", "status.phase"),
+		"configMapKeyRef":   {Name: "X", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{Key: "k"}}},
+		"secretKeyRef":      {Name: "X", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{Key: "k"}}},
+		"unknown resource":  resourceRef("X", "limits.nvidia.com/gpu", "1"),
+		"unknown container": {Name: "X", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "nope", Resource: "limits.cpu"}}},
+	} {
+		c := pod.Spec.Containers[0].DeepCopy()
+		c.Env = []corev1.EnvVar{env}
+		in.Container = c
+		if _, err := buildContainer(in); !errors.As(err, &ce) {
 			t.Errorf("%s: %v, want a container config error", name, err)
 		}
 	}

@@ -34,20 +34,28 @@ import (
 	"k8s.io/client-go/util/keyutil"
 	"sigs.k8s.io/yaml"
 
+	"github.com/hagen/hagen/internal/golden"
 	"github.com/hagen/hagen/lab/agent"
 )
 
 // TestAgainstARealControlPlane runs two stand-in kubelets against a real
 // etcd, kube-apiserver (Node,RBAC authorization and NodeRestriction, as
-// kubeadm sets them) and kube-controller-manager (CSR approval and
-// signing), with kubeadm's RBAC for bootstrap tokens and nodes: cp-a
-// starts from kubeadm init's embedded kubelet.conf and runs a static pod,
-// cp-b joins with a bootstrap token. What a fake API server cannot tell —
-// that NodeRestriction admits the Node, the Lease and the mirror pods,
-// that the API accepts the statuses, that the CSRs get approved and
-// signed — this does. It needs the binaries: set HAGEN_LAB_KUBE_BIN to a
-// directory holding etcd-3.7, kube-apiserver-1.37 and
-// kube-controller-manager-1.37 (the repository's .tools/bin).
+// kubeadm sets them), kube-controller-manager (CSR approval and signing,
+// DaemonSets, the kube-root-ca.crt publisher) and kube-scheduler, with
+// kubeadm's RBAC for bootstrap tokens and nodes: cp-a starts from kubeadm
+// init's embedded kubelet.conf and runs a static pod, cp-b joins with a
+// bootstrap token; then kubeadm installs kube-proxy and hagen's
+// kube-proxy-repoint.sh restarts it (see kubeProxy). What a fake API
+// server cannot tell — that NodeRestriction admits the Node, the Lease,
+// the mirror pods, the token requests and the status updates, that the
+// Node authorizer lets a node read its pods' ConfigMaps, that the CSRs
+// get approved and signed, that the DaemonSet controller counts the pods
+// available and kubectl's rollout status is satisfied — this does. It
+// needs the binaries: set HAGEN_LAB_KUBE_BIN to a directory holding
+// etcd-3.7, kube-apiserver-1.37, kube-controller-manager-1.37,
+// kube-scheduler-1.37, kubeadm-1.37 and kubectl-1.37 (the repository's
+// .tools/bin). With HAGEN_UPDATE=1 it also rewrites the kube-proxy test
+// data.
 func TestAgainstARealControlPlane(t *testing.T) {
 	bin := os.Getenv("HAGEN_LAB_KUBE_BIN")
 	if bin == "" {
@@ -227,16 +235,16 @@ func TestAgainstARealControlPlane(t *testing.T) {
 // start the new pods). A second run changes nothing.
 func kubeProxy(t *testing.T, bin, dir, adminConf string, admin kubernetes.Interface, caPEM []byte, hosts ...*kubeletHost) {
 	ctx := context.Background()
-	golden, err := filepath.Abs("../../../golden/cloud-lb")
+	bundle, err := filepath.Abs("../../../golden/cloud-lb")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := os.ReadFile(filepath.Join(golden, "hosts/cp-a/etc/kubernetes/kubeadm/kubeadm.yaml"))
+	cfg, err := os.ReadFile(filepath.Join(bundle, "hosts/cp-a/etc/kubernetes/kubeadm/kubeadm.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	single := strings.NewReplacer("controlPlaneEndpoint: k8s-api.cloud.example.com:6443", "controlPlaneEndpoint: 172.31.0.10:6443",
-		"directory: /etc/kubernetes/kubeadm/patches", "directory: "+filepath.Join(golden, "hosts/cp-a/etc/kubernetes/kubeadm/patches")).Replace(string(cfg))
+		"directory: /etc/kubernetes/kubeadm/patches", "directory: "+filepath.Join(bundle, "hosts/cp-a/etc/kubernetes/kubeadm/patches")).Replace(string(cfg))
 	if single == string(cfg) {
 		t.Fatal("the edit of kubeadm.yaml did not apply")
 	}
@@ -272,7 +280,7 @@ func kubeProxy(t *testing.T, bin, dir, adminConf string, admin kubernetes.Interf
 	case <-time.After(60 * time.Second):
 		t.Fatal("no kube-proxy pod was bound to cp-a")
 	}
-	if golden := os.Getenv("HAGEN_UPDATE") == "1"; golden {
+	if golden.Update() {
 		writeObject(t, "testdata/kubeadm/kube-proxy-pod.yaml", "Pod", first)
 		cm, err := admin.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{})
 		if err != nil {
@@ -377,7 +385,7 @@ func kubeProxy(t *testing.T, bin, dir, adminConf string, admin kubernetes.Interf
 	}
 	script := func() string {
 		t.Helper()
-		cmd := exec.Command("sh", filepath.Join(golden, "cluster/kube-proxy-repoint.sh"))
+		cmd := exec.Command("sh", filepath.Join(bundle, "cluster/kube-proxy-repoint.sh"))
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+adminConf, "PATH="+tools+":"+os.Getenv("PATH"))
 		out, err := cmd.CombinedOutput()
 		if err != nil {

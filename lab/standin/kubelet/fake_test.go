@@ -47,9 +47,11 @@ type fakeRuntime struct {
 	removes []string
 	runErr  error
 	listErr error
-	// hold, when set, makes StopContainer wait until it is closed.
-	hold chan struct{}
-	pid  int
+	// hold, when set, makes StopContainer wait until it is closed; only
+	// for the container holdID, when that is set.
+	hold   chan struct{}
+	holdID string
+	pid    int
 }
 
 type stopCall struct {
@@ -106,6 +108,9 @@ func (r *fakeRuntime) StopContainer(id string, grace time.Duration) error {
 	r.mu.Lock()
 	r.stops = append(r.stops, stopCall{id, grace})
 	hold := r.hold
+	if r.holdID != "" && r.holdID != id {
+		hold = nil
+	}
 	r.mu.Unlock()
 	if hold != nil {
 		<-hold

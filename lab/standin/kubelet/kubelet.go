@@ -6,10 +6,16 @@
 // as processes of the host's agent (lab/agent, its container runtime),
 // probes and restarts them, bootstraps its client certificate with
 // client-go's certificate manager, registers the Node, renews its Lease
-// and keeps mirror pods. It never reports what it cannot back: the node
-// stays NotReady (there is no pod network), and what it does not
-// implement fails loudly instead of being skipped. The comments name the
-// kubelet or client-go code each part follows (Kubernetes 1.37.2).
+// and keeps mirror pods. Once it has an API server it also runs the
+// host-network pods bound to its node (kubeadm's kube-proxy DaemonSet):
+// their configMap, secret, projected service account and downwardAPI
+// volumes made from the API, bind-mounted into each container's own
+// mount namespace; their status reported; their deletion carried out and
+// confirmed. It never reports what it cannot back: the node stays
+// NotReady and a pod without the host's network stays Pending (there is
+// no pod network), and what it does not implement fails loudly instead
+// of being skipped. The comments name the kubelet or client-go code each
+// part follows (Kubernetes 1.37.2).
 package kubelet
 
 import (
@@ -23,6 +29,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -268,11 +275,18 @@ func syncLoop(ctx context.Context, pm *podManager, dir, node string, poll time.D
 	}
 }
 
-var klogFlags *flag.FlagSet
+var (
+	klogFlags *flag.FlagSet
+	// klogMu guards klogFlags: the end-to-end test runs two kubelets in
+	// one process.
+	klogMu sync.Mutex
+)
 
 // setVerbosity sets klog's -v; klog writes to stderr in its own format,
 // which is the real kubelet's.
 func setVerbosity(v int) {
+	klogMu.Lock()
+	defer klogMu.Unlock()
 	if klogFlags == nil {
 		klogFlags = flag.NewFlagSet("klog", flag.ContinueOnError)
 		klog.InitFlags(klogFlags)

@@ -81,7 +81,7 @@ func syncMirrorPods(ctx context.Context, client kubernetes.Interface, node strin
 			klog.InfoS("Created mirror pod", "pod", full, "hash", hash)
 			m = created
 		}
-		if err := postPodStatus(ctx, client, m, sp.Status); err != nil {
+		if _, err := postPodStatus(ctx, client, m, sp.Status); err != nil {
 			errs = append(errs, fmt.Errorf("updating the status of %s: %w", full, err))
 		}
 	}
@@ -113,35 +113,37 @@ func deleteMirrorPod(ctx context.Context, client kubernetes.Interface, m *corev1
 	return nil
 }
 
-// postPodStatus patches a mirror pod's status when it differs from what
-// the kubelet knows. The QoS class is the API server's to set.
-func postPodStatus(ctx context.Context, client kubernetes.Interface, m *corev1.Pod, st corev1.PodStatus) error {
+// postPodStatus patches a pod's status (a mirror pod's, an API pod's)
+// when it differs from what the kubelet knows, and says whether it did.
+// The QoS class is the API server's to set.
+func postPodStatus(ctx context.Context, client kubernetes.Interface, m *corev1.Pod, st corev1.PodStatus) (bool, error) {
 	st = *st.DeepCopy()
 	if m.Status.QOSClass != "" {
 		st.QOSClass = m.Status.QOSClass
 	}
 	if equality.Semantic.DeepEqual(m.Status, st) {
-		return nil
+		return false, nil
 	}
 	updated := m.DeepCopy()
 	updated.Status = st
 	patch, err := twoWayPatch(m, updated, corev1.Pod{})
 	if err != nil {
-		return err
+		return false, err
 	}
 	// The patch names the pod's UID, so that it cannot land on a pod
 	// recreated under the same name meanwhile (statusutil.PatchPodStatus).
 	var obj map[string]any
 	if err := json.Unmarshal(patch, &obj); err != nil {
-		return err
+		return false, err
 	}
 	obj["metadata"] = map[string]any{"uid": m.UID}
 	if patch, err = json.Marshal(obj); err != nil {
-		return err
+		return false, err
 	}
 	_, err = client.CoreV1().Pods(m.Namespace).Patch(ctx, m.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
-	if err == nil {
-		klog.V(3).InfoS("Patched mirror pod status", "pod", klog.KObj(m), "patch", string(patch))
+	if err != nil {
+		return false, err
 	}
-	return err
+	klog.V(3).InfoS("Patched pod status", "pod", klog.KObj(m), "patch", string(patch))
+	return true, nil
 }

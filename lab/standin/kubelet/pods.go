@@ -311,8 +311,9 @@ func newPodState(sp *desiredPod, now time.Time) *podState {
 }
 
 // update takes an API pod's newer object. Its containers' specs are the
-// new object's (the API allows only their images to change, which the
-// stand-in does not act on: see the report in the package's doc).
+// new object's. The API lets only a container's image change in place;
+// the real kubelet then restarts the container, the stand-in says so and
+// does not (a DaemonSet or Deployment rollout makes new pods instead).
 func (ps *podState) update(sp *desiredPod) {
 	ps.sp = sp
 	for _, cs := range ps.ctrs {
@@ -434,9 +435,10 @@ func (m *podManager) syncTerminating(ps *podState, observed map[ctrKey][]*agent.
 	for _, cs := range ps.ctrs {
 		m.syncContainer(ps, cs, observed[ctrKey{ps.sp.Pod.UID, cs.spec.Name}], now)
 	}
+	// Every stop of the pod's containers is counted, a duplicate's too.
 	done := ps.stops == 0
 	for _, cs := range ps.ctrs {
-		if cs.running || cs.killing {
+		if cs.running {
 			done = false
 		}
 	}
