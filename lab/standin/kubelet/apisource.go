@@ -173,8 +173,8 @@ func (a *apiSource) loop(ctx context.Context) {
 
 // syncVolumes makes and updates the volumes of every API pod the pod
 // manager has that could run, and forgets those of pods that are gone.
-// Only pods the pod manager has get a directory: it removes the
-// directories of pods it does not have.
+// Only pods the pod manager has get a directory, since the pod manager
+// removes the directories of the pods it does not have.
 func (a *apiSource) syncVolumes(ctx context.Context) {
 	known := map[types.UID]bool{}
 	refs := map[objectKey]bool{}
@@ -197,14 +197,14 @@ func (a *apiSource) syncVolumes(ctx context.Context) {
 			st = &podVolumeState{}
 			a.vols[pod.UID] = st
 		}
+		// A volume once set up stays mounted: a failed update of it is
+		// only logged, as the kubelet does.
 		switch {
 		case err == nil:
 			st.paths, st.err = paths, ""
 		case st.paths == nil:
 			st.err = err.Error()
 		}
-		// A volume once set up stays mounted: a failed update of it
-		// is only logged, as the kubelet does.
 		a.mu.Unlock()
 		a.logErr(string(pod.UID)+"/volumes", err, "Unable to set up the pod's volumes; will retry", "pod", klog.KObj(pod))
 	}
