@@ -21,6 +21,7 @@ type checker struct {
 	file    string
 	pos     positions
 	history *model.History // nil for a new cluster
+	opts    Options
 	errs    []Problem
 	warns   []Problem
 }
@@ -62,6 +63,11 @@ func (c *checker) plan(s *spec) *model.Plan {
 	pl := &model.Plan{Name: s.Name}
 	if !dnsLabel.MatchString(s.Name) {
 		c.errorf(p("name"), "%q is not %s", s.Name, dnsLabelRule)
+	}
+	if c.history != nil && c.opts.Cluster != s.Name {
+		// Another cluster's past would plan a nonsense change.
+		c.errorf(p("name"), "the spec is cluster %q, but %s is cluster %q's: pass the right --secrets file", s.Name, c.opts.Secrets, c.opts.Cluster)
+		c.history = nil
 	}
 	c.kubernetes(s, pl)
 	c.network(s, pl)

@@ -31,6 +31,9 @@ type Options struct {
 	// render (nil for a new cluster): a change of membership since then is
 	// planned as a transition, and checked.
 	History *model.History
+	// Cluster is the cluster the history is of, and Secrets the file it
+	// comes from: a spec of another cluster is refused.
+	Cluster, Secrets string
 }
 
 // Compile reads the spec in src, named filename (its extension picks the
@@ -74,7 +77,7 @@ func CompileWith(filename string, src []byte, opts Options) (res *Result, err er
 	if err := v.Decode(&s); err != nil {
 		return nil, cueError(filename, err, pos, data)
 	}
-	c := &checker{file: filename, pos: pos, history: opts.History}
+	c := &checker{file: filename, pos: pos, history: opts.History, opts: opts}
 	plan := c.plan(&s)
 	if len(c.errs) > 0 {
 		sortProblems(c.errs)

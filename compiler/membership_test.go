@@ -28,7 +28,7 @@ func renders(t *testing.T, specs ...string) (*model.Plan, []Warning) {
 	var res *Result
 	for i, src := range specs {
 		var err error
-		res, err = CompileWith("spec.cue", []byte(src), Options{History: h})
+		res, err = CompileWith("spec.cue", []byte(src), Options{History: h, Cluster: "t"})
 		if err != nil {
 			t.Fatalf("render %d: %v", i+1, err)
 		}
@@ -228,7 +228,7 @@ func TestMembershipRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = CompileWith("spec.cue", []byte(tc.next), Options{History: res.Plan.History()})
+			_, err = CompileWith("spec.cue", []byte(tc.next), Options{History: res.Plan.History(), Cluster: "t"})
 			ce, ok := err.(Error)
 			if !ok {
 				t.Fatalf("got %v, want a spec error", err)
@@ -270,5 +270,19 @@ func TestMembershipWarnings(t *testing.T) {
 	want = "hosts.m2.address|etcd member m2 was at https://10.0.0.12:2380"
 	if !strings.Contains(strings.Join(got, "\n"), want) {
 		t.Errorf("warnings\n%s\nlack %q", strings.Join(got, "\n"), want)
+	}
+}
+
+// TestHistoryOfAnotherCluster: a secrets file of another cluster is
+// refused at the spec's name, and its history is not used.
+func TestHistoryOfAnotherCluster(t *testing.T) {
+	res, err := Compile("spec.cue", []byte(one))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = CompileWith("spec.cue", []byte(base), Options{History: res.Plan.History(), Cluster: "other", Secrets: "s.yaml"})
+	want := `name: the spec is cluster "t", but s.yaml is cluster "other"'s: pass the right --secrets file (spec.cue:1:1)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
 	}
 }

@@ -507,7 +507,7 @@ func TestSecretsV2Fixture(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the v2 fixture no longer loads: %v", err)
 	}
-	res, err := compiler.CompileWith(fixtureV2Spec, src, compiler.Options{History: old.History})
+	res, err := compiler.CompileWith(fixtureV2Spec, src, compiler.Options{History: old.History, Cluster: old.Cluster})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,7 +552,7 @@ func growV1Fixture(t *testing.T, v2 []byte) []byte {
 	}
 	is := &pki.Issuer{Now: clock(fixtureIssued), Rand: seeded(2), Workers: 1}
 	s := ensure(t, is, compilePlan(t, fixtureSpec, src), v1).Secrets
-	res, err := compiler.CompileWith(fixtureV2Spec, v2, compiler.Options{History: s.History})
+	res, err := compiler.CompileWith(fixtureV2Spec, v2, compiler.Options{History: s.History, Cluster: s.Cluster})
 	if err != nil {
 		t.Fatal(err)
 	}
