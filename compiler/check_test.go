@@ -407,10 +407,10 @@ hosts: e2: {address: "10.0.0.32", roles: ["etcd"], zone: "y"}
 			want: []string{`hosts.e1.zone|e1:|zone "y" holds 2 of 3 etcd members`}},
 		// An even membership runs, and is a step on the way from 3 to 5.
 		{name: "even etcd members",
-			src: edit(base, `w0: {address: "10.0.0.20", roles: ["worker"]}`, `m3: {address: "10.0.0.13/24", roles: ["control-plane"]}`),
+			src:  edit(base, `w0: {address: "10.0.0.20", roles: ["worker"]}`, `m3: {address: "10.0.0.13/24", roles: ["control-plane"]}`),
 			want: []string{"hosts|hosts: {|4 etcd members: use an odd number (4 tolerates no more failures than 3 and needs a larger quorum)"}},
 		{name: "even etcd members, topology given",
-			src: edit(base, `w0: {address: "10.0.0.20", roles: ["worker"]}`, `m3: {address: "10.0.0.13/24", roles: ["control-plane"]}`) + `etcd: topology: "stacked"` + "\n",
+			src:  edit(base, `w0: {address: "10.0.0.20", roles: ["worker"]}`, `m3: {address: "10.0.0.13/24", roles: ["control-plane"]}`) + `etcd: topology: "stacked"` + "\n",
 			want: []string{"etcd.topology|topology|4 etcd members: use an odd number"}},
 		{name: "two external etcd hosts",
 			src: base + `etcd: topology: "external"

@@ -23,6 +23,54 @@ func compile(t *testing.T, file, src string) *Result {
 	return res
 }
 
+// TestExampleSequences compiles each example sequence (examples/grow/) in
+// order, each spec with the history the one before leaves: the last one
+// plans a change of membership, and the only warnings are a single
+// master's.
+func TestExampleSequences(t *testing.T) {
+	dirs, err := filepath.Glob("../examples/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range dirs {
+		specs, _ := filepath.Glob(filepath.Join(d, "*.cue"))
+		if len(specs) == 0 {
+			continue
+		}
+		n++
+		t.Run(filepath.Base(d), func(t *testing.T) {
+			var h *model.History
+			var res *Result
+			for _, spec := range specs {
+				src, err := os.ReadFile(spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var opts Options
+				if h != nil {
+					opts = Options{History: h, Cluster: res.Plan.Name}
+				}
+				if res, err = CompileWith(spec, src, opts); err != nil {
+					t.Fatalf("%s: %v", spec, err)
+				}
+				for _, w := range res.Warnings {
+					if len(res.Plan.ControlPlane.Hosts) > 1 || !strings.Contains(w.Msg, "not highly available") {
+						t.Errorf("%s: %s", spec, w)
+					}
+				}
+				h = res.Plan.History()
+			}
+			if res.Plan.Etcd.Change.Empty() {
+				t.Errorf("the last spec of %s changes no membership", d)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no example sequences")
+	}
+}
+
 func TestExamplesCompile(t *testing.T) {
 	files, err := filepath.Glob("../examples/*")
 	if err != nil {
@@ -32,6 +80,9 @@ func TestExamplesCompile(t *testing.T) {
 		t.Fatal("no examples found")
 	}
 	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.IsDir() {
+			continue // a sequence: TestExampleSequences
+		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			src, err := os.ReadFile(f)
 			if err != nil {

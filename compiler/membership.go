@@ -78,9 +78,12 @@ func (c *checker) membership(pl *model.Plan) {
 	}
 	// The members that stay keep the flags of their first start, and
 	// their order of addition.
+	// The cluster as it runs when the additions start: every member of
+	// the last render, those to be removed too (removals come last).
 	var kept []*model.Member
 	var running []string
 	for _, hm := range h.Members {
+		running = append(running, hm.Name+"="+hm.PeerURL)
 		m, ok := byName[hm.Name]
 		if !ok {
 			continue
@@ -90,13 +93,12 @@ func (c *checker) membership(pl *model.Plan) {
 			c.warnf(p("hosts", m.Name, "address"), "etcd member %s was at %s: a running member's peer URL changes only with etcdctl member update. If the cluster runs, update it there before applying this bundle, or remove the member and add it under a new name", m.Name, hm.PeerURL)
 		}
 		kept = append(kept, m)
-		running = append(running, hm.Name+"="+hm.PeerURL)
 	}
 	if len(kept) == 0 {
 		c.errorf(c.membersAt(pl), "no etcd member of the running cluster (%s) stays: new members are added through one that stays, and take their data from it. Keep at least one, and replace the others over several renders", strings.Join(memberNames(h.Members), ", "))
 		return
 	}
-	// New members are added one at a time, in name order, after the
+	// New members are added one at a time, in name order, before the
 	// removals: each starts with the cluster as it is then, itself
 	// included (what etcdctl member add prints).
 	var added []*model.Member
@@ -146,7 +148,11 @@ func diff(base *model.Membership, pl *model.Plan) *model.Change {
 	}
 	for _, hm := range base.Members {
 		if !is[hm.Name] {
-			change.Removed = append(change.Removed, model.Former{Name: hm.Name, PeerURL: hm.PeerURL, Address: peerAddr(hm.PeerURL)})
+			role := model.RoleControlPlane
+			if pl.Etcd.Topology == model.TopologyExternal {
+				role = model.RoleEtcd
+			}
+			change.Removed = append(change.Removed, model.Former{Name: hm.Name, PeerURL: hm.PeerURL, Address: peerAddr(hm.PeerURL), Roles: []model.Role{role}})
 		}
 	}
 	wasCP := map[string]bool{}
@@ -163,7 +169,7 @@ func diff(base *model.Membership, pl *model.Plan) *model.Change {
 	for _, x := range base.ControlPlane {
 		if !isCP[x.Name] {
 			a, _ := netip.ParseAddr(x.Address)
-			change.Leaving = append(change.Leaving, model.Former{Name: x.Name, Address: a})
+			change.Leaving = append(change.Leaving, model.Former{Name: x.Name, Address: a, Roles: []model.Role{model.RoleControlPlane}})
 		}
 	}
 	return change

@@ -100,9 +100,9 @@ func TestMembershipChanges(t *testing.T) {
 		// added: the ones before it and itself.
 		{name: "grow from one master", specs: []string{one, base}, want: map[string]string{
 			"init": "m0", "joined": "m0 m1 m2",
-			"m0": "new " + m0,
-			"m1": "existing " + m0 + "," + m1,
-			"m2": "existing " + m0 + "," + m1 + "," + m2,
+			"m0":    "new " + m0,
+			"m1":    "existing " + m0 + "," + m1,
+			"m2":    "existing " + m0 + "," + m1 + "," + m2,
 			"added": "m1 m2", "removed": "", "joining": "m1 m2", "leaving": "", "anchor": "m0",
 		}},
 		// The flags of a member's first start never change after it, and
@@ -110,59 +110,69 @@ func TestMembershipChanges(t *testing.T) {
 		// bundle rendered twice before it runs keeps its steps.
 		{name: "grow, then render again", specs: []string{one, base, base}, want: map[string]string{
 			"init": "m0", "joined": "m0 m1 m2",
-			"m0": "new " + m0,
-			"m1": "existing " + m0 + "," + m1,
-			"m2": "existing " + m0 + "," + m1 + "," + m2,
+			"m0":    "new " + m0,
+			"m1":    "existing " + m0 + "," + m1,
+			"m2":    "existing " + m0 + "," + m1 + "," + m2,
 			"added": "m1 m2", "removed": "", "joining": "m1 m2", "leaving": "", "anchor": "m0",
 		}},
 		// The next change starts where the last one ended.
 		{name: "grow, then grow again", specs: []string{one, base, base, five}, want: map[string]string{
 			"init": "m0", "joined": "m0 m1 m2 m3 m4",
-			"m0": "new " + m0,
-			"m1": "existing " + m0 + "," + m1,
-			"m2": "existing " + m0 + "," + m1 + "," + m2,
-			"m3": "existing " + m0 + "," + m1 + "," + m2 + "," + m3,
-			"m4": "existing " + m0 + "," + m1 + "," + m2 + "," + m3 + "," + m4,
+			"m0":    "new " + m0,
+			"m1":    "existing " + m0 + "," + m1,
+			"m2":    "existing " + m0 + "," + m1 + "," + m2,
+			"m3":    "existing " + m0 + "," + m1 + "," + m2 + "," + m3,
+			"m4":    "existing " + m0 + "," + m1 + "," + m2 + "," + m3 + "," + m4,
 			"added": "m3 m4", "removed": "", "joining": "m3 m4", "leaving": "", "anchor": "m0",
 		}},
 		{name: "grow, then shrink back", specs: []string{base, five, base}, want: map[string]string{
 			"init": "m0", "joined": "m0 m1 m2",
-			"m0": "new " + m0 + "," + m1 + "," + m2,
-			"m1": "new " + m0 + "," + m1 + "," + m2,
-			"m2": "new " + m0 + "," + m1 + "," + m2,
+			"m0":    "new " + m0 + "," + m1 + "," + m2,
+			"m1":    "new " + m0 + "," + m1 + "," + m2,
+			"m2":    "new " + m0 + "," + m1 + "," + m2,
 			"added": "", "removed": "m3@10.0.0.13 m4@10.0.0.14", "joining": "", "leaving": "m3@10.0.0.13 m4@10.0.0.14", "anchor": "m0",
 		}},
 		{name: "grow three to five", specs: []string{base, five}, want: map[string]string{
 			"init": "m0", "joined": "m0 m1 m2 m3 m4",
-			"m0": "new " + m0 + "," + m1 + "," + m2,
-			"m3": "existing " + m0 + "," + m1 + "," + m2 + "," + m3,
-			"m4": "existing " + m0 + "," + m1 + "," + m2 + "," + m3 + "," + m4,
-			"m1": "new " + m0 + "," + m1 + "," + m2,
-			"m2": "new " + m0 + "," + m1 + "," + m2,
+			"m0":    "new " + m0 + "," + m1 + "," + m2,
+			"m3":    "existing " + m0 + "," + m1 + "," + m2 + "," + m3,
+			"m4":    "existing " + m0 + "," + m1 + "," + m2 + "," + m3 + "," + m4,
+			"m1":    "new " + m0 + "," + m1 + "," + m2,
+			"m2":    "new " + m0 + "," + m1 + "," + m2,
 			"added": "m3 m4", "removed": "", "joining": "m3 m4", "leaving": "", "anchor": "m0",
 		}},
 		// The master that ran kubeadm init goes: the next one that stays
 		// takes its part (keepalived's MASTER, the anchor).
 		{name: "remove the init master", specs: []string{base, noM0}, want: map[string]string{
 			"init": "m1", "joined": "m1 m2",
-			"m1": "new " + m0 + "," + m1 + "," + m2,
-			"m2": "new " + m0 + "," + m1 + "," + m2,
+			"m1":    "new " + m0 + "," + m1 + "," + m2,
+			"m2":    "new " + m0 + "," + m1 + "," + m2,
 			"added": "", "removed": "m0@10.0.0.10", "joining": "", "leaving": "m0@10.0.0.10", "anchor": "m1",
 		}},
 		// The init host stays the init host when a name sorts before it.
 		{name: "a new first name", specs: []string{noM0, base}, want: map[string]string{
 			"init": "m1", "joined": "m1 m2 m0",
-			"m1": "new " + m1 + "," + m2,
-			"m2": "new " + m1 + "," + m2,
-			"m0": "existing " + m1 + "," + m2 + "," + m0,
+			"m1":    "new " + m1 + "," + m2,
+			"m2":    "new " + m1 + "," + m2,
+			"m0":    "existing " + m1 + "," + m2 + "," + m0,
 			"added": "m0", "removed": "", "joining": "m0", "leaving": "", "anchor": "m1",
+		}},
+		// Additions come before removals: m3 joins a cluster that m0 is
+		// still part of.
+		{name: "replace in one render", specs: []string{base, edit(noM0, `w0:`, `m3: {address: "10.0.0.13/24", roles: ["control-plane"]}
+	w0:`)}, want: map[string]string{
+			"init": "m1", "joined": "m1 m2 m3",
+			"m1":    "new " + m0 + "," + m1 + "," + m2,
+			"m2":    "new " + m0 + "," + m1 + "," + m2,
+			"m3":    "existing " + m0 + "," + m1 + "," + m2 + "," + m3,
+			"added": "m3", "removed": "m0@10.0.0.10", "joining": "m3", "leaving": "m0@10.0.0.10", "anchor": "m1",
 		}},
 		{name: "replace over two renders", specs: []string{base, noM0, edit(noM0, `w0:`, `m3: {address: "10.0.0.13/24", roles: ["control-plane"]}
 	w0:`)}, want: map[string]string{
 			"init": "m1", "joined": "m1 m2 m3",
-			"m1": "new " + m0 + "," + m1 + "," + m2,
-			"m2": "new " + m0 + "," + m1 + "," + m2,
-			"m3": "existing " + m1 + "," + m2 + "," + m3,
+			"m1":    "new " + m0 + "," + m1 + "," + m2,
+			"m2":    "new " + m0 + "," + m1 + "," + m2,
+			"m3":    "existing " + m1 + "," + m2 + "," + m3,
 			"added": "m3", "removed": "", "joining": "m3", "leaving": "", "anchor": "m1",
 		}},
 	}

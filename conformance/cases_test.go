@@ -14,6 +14,9 @@ type specCase struct {
 	name     string // subtest name
 	filename string // its extension picks the spec format
 	src      string
+	// earlier are the specs of renders before this one, in order, with
+	// one secrets file: src is then a change of a running cluster.
+	earlier []string
 }
 
 // allCases is every example plus the generated variations.
@@ -39,6 +42,29 @@ func allCases(t testing.TB) []specCase {
 	if len(cases) == 0 {
 		t.Fatal("no examples found in ../examples")
 	}
+	// Example sequences (examples/grow/): the last render, a change.
+	dirs, err := filepath.Glob("../examples/*/*.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(dirs)
+	seqs := map[string][]string{}
+	var order []string
+	for _, p := range dirs {
+		d := filepath.Base(filepath.Dir(p))
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seqs[d] == nil {
+			order = append(order, d)
+		}
+		seqs[d] = append(seqs[d], string(src))
+	}
+	for _, d := range order {
+		srcs := seqs[d]
+		cases = append(cases, specCase{name: "example-" + d, filename: d + ".cue", src: srcs[len(srcs)-1], earlier: srcs[:len(srcs)-1]})
+	}
 	return append(cases, variations()...)
 }
 
@@ -54,6 +80,13 @@ type variant struct {
 	ipv6        bool
 	lb          string // the loadBalancer struct, in CUE; %s is the VIP
 	schedulable bool
+	// masters and etcds count the control-plane and dedicated etcd hosts
+	// (3 and, for topology external, 3 when zero); the masters are
+	// master<first>, master<first+1>...
+	masters, etcds, first int
+	// before are the renders of the same cluster before this one: the
+	// case is their change of membership.
+	before []variant
 }
 
 const (
@@ -88,9 +121,24 @@ func variations() []specCase {
 		{name: "ipv6-unicast-haproxy-static-pod", ipv6: true, run: "static-pod", lb: lbBoth},
 		{name: "ipv6-k8s-1.30", ipv6: true, k8s: "1.30.14", lb: lbUnicast},
 	}
+	// Changes of membership: the bundles that carry them out.
+	grown := variant{lb: lbKeepalived, masters: 1}
+	vs = append(vs,
+		variant{name: "change-grow-1-to-3", lb: lbKeepalived, before: []variant{grown}},
+		variant{name: "change-grow-1-to-3-static-pod-etcd-3.4", k8s: "1.30.14", etcdVersion: "3.4.23", run: "static-pod", lb: lbExternal,
+			before: []variant{{k8s: "1.30.14", etcdVersion: "3.4.23", run: "static-pod", lb: lbExternal, masters: 1}}},
+		variant{name: "change-external-3-5-3-static-pod", topology: "external", run: "static-pod", lb: lbHAProxy,
+			before: []variant{{topology: "external", run: "static-pod", lb: lbHAProxy}, {topology: "external", run: "static-pod", lb: lbHAProxy, etcds: 5}}},
+		variant{name: "change-replace-init-unicast", lb: lbUnicast, first: 1, before: []variant{{lb: lbUnicast}}},
+		variant{name: "change-ipv6-shrink-5-to-3", ipv6: true, lb: lbBoth, before: []variant{{ipv6: true, lb: lbBoth, masters: 5}}},
+	)
 	out := make([]specCase, len(vs))
 	for i, v := range vs {
 		out[i] = specCase{name: v.name, filename: v.name + ".cue", src: v.cue()}
+		for _, b := range v.before {
+			b.name = v.name // one cluster
+			out[i].earlier = append(out[i].earlier, b.cue())
+		}
 	}
 	return out
 }
@@ -125,11 +173,11 @@ func (v variant) cue() string {
 	b.WriteString("}\n")
 	fmt.Fprintf(&b, "pki: keyAlgorithm: %q\n", or(v.keyAlg, "RSA-2048"))
 	b.WriteString("hosts: {\n")
-	for i := 0; i < 3; i++ {
+	for i := v.first; i < v.first+or0(v.masters, 3); i++ {
 		fmt.Fprintf(&b, "\tmaster%d: {address: %q, roles: [\"control-plane\"]}\n", i, addr(10+i)+prefix)
 	}
 	if v.topology == "external" {
-		for i := 0; i < 3; i++ {
+		for i := 0; i < or0(v.etcds, 3); i++ {
 			fmt.Fprintf(&b, "\tetcd%d: {address: %q, roles: [\"etcd\"]}\n", i, addr(30+i))
 		}
 	}
@@ -138,4 +186,11 @@ func (v variant) cue() string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+func or0(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
 }

@@ -180,12 +180,32 @@ func (f *fixture) path(file bundle.File) string {
 // renderSpec compiles src (its format chosen by filename's extension),
 // issues its secrets and writes its bundle below dir. It is the whole
 // `hagen render` pipeline, minus the CLI.
-func renderSpec(dir, filename string, src []byte) (*fixture, error) {
-	res, err := compiler.Compile(filename, src)
+func renderSpec(dir, filename string, src []byte, earlier ...string) (*fixture, error) {
+	// The renders before this one leave their history in the secrets.
+	var old *pki.Secrets
+	compile := func(src []byte) (*compiler.Result, error) {
+		var opts compiler.Options
+		if old != nil {
+			opts = compiler.Options{History: old.History, Cluster: old.Cluster}
+		}
+		return compiler.CompileWith(filename, src, opts)
+	}
+	for i, e := range earlier {
+		res, err := compile([]byte(e))
+		if err != nil {
+			return nil, fmt.Errorf("compile render %d of %s: %w", i+1, filename, err)
+		}
+		sec, err := (&pki.Issuer{}).Ensure(res.Plan, old)
+		if err != nil {
+			return nil, fmt.Errorf("secrets for render %d of %s: %w", i+1, filename, err)
+		}
+		old = sec.Secrets
+	}
+	res, err := compile(src)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", filename, err)
 	}
-	sec, err := (&pki.Issuer{}).Ensure(res.Plan, nil)
+	sec, err := (&pki.Issuer{}).Ensure(res.Plan, old)
 	if err != nil {
 		return nil, fmt.Errorf("secrets for %s: %w", filename, err)
 	}
@@ -239,7 +259,7 @@ func load(t testing.TB, c specCase) *fixture {
 			fo.err = err
 			return
 		}
-		fo.f, fo.err = renderSpec(dir, c.filename, []byte(c.src))
+		fo.f, fo.err = renderSpec(dir, c.filename, []byte(c.src), c.earlier...)
 	})
 	if fo.err != nil {
 		t.Fatalf("case %s: %v", c.name, fo.err)

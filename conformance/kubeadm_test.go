@@ -24,7 +24,10 @@ import (
 	"github.com/hagen/hagen/pki"
 )
 
-const kubeadmYAML = "/etc/kubernetes/kubeadm/kubeadm.yaml"
+const (
+	kubeadmYAML     = "/etc/kubernetes/kubeadm/kubeadm.yaml"
+	kubeadmJoinYAML = "/etc/kubernetes/kubeadm/kubeadm-join.yaml" // the init host's, for its replacement
+)
 
 // kubeadmFor picks the kubeadm binary for plan p's configuration: the
 // kubeadm of its own minor or the next one (kubeadm deploys a control plane
@@ -107,7 +110,8 @@ func checkKubeadmValidate(kubeadm, path string) error {
 func TestKubeadmConfigValidate(t *testing.T) {
 	forEachCase(t, func(t *testing.T, f *fixture) {
 		n := 0
-		for _, file := range f.files(kubeadmYAML) {
+		// The init host's JoinConfiguration for its replacement too.
+		for _, file := range append(f.files(kubeadmYAML), f.files(kubeadmJoinYAML)...) {
 			api, err := kubeadmAPIVersion(file.Data)
 			if err != nil {
 				t.Errorf("%s: %v", file.BundlePath(), err)
@@ -124,8 +128,8 @@ func TestKubeadmConfigValidate(t *testing.T) {
 			}
 			n++
 		}
-		if want := len(f.plan.HostsWith(model.RoleControlPlane)) + len(f.plan.HostsWith(model.RoleWorker)); f.plan.Kubernetes.KubeadmAPI != model.KubeadmV1Alpha1 && n != want {
-			t.Errorf("validated %d kubeadm configurations, want one per control-plane and worker host (%d)", n, want)
+		if want := len(f.plan.HostsWith(model.RoleControlPlane)) + len(f.plan.HostsWith(model.RoleWorker)) + 1; f.plan.Kubernetes.KubeadmAPI != model.KubeadmV1Alpha1 && n != want {
+			t.Errorf("validated %d kubeadm configurations, want one per control-plane and worker host and the init host's rejoin (%d)", n, want)
 		}
 	})
 }

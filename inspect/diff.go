@@ -36,6 +36,10 @@ type Report struct {
 	// Notes are bundle-wide changes outside any file: the cluster name,
 	// the manifest's apply steps.
 	Notes []string
+	// Membership says what NEW changes of the running cluster's control
+	// plane and etcd membership, in words (MANIFEST.json's
+	// membership.change), when its members differ from OLD's.
+	Membership []string
 	// Hosts holds every host added, removed or with a changed file, by name.
 	Hosts []HostDiff
 	// Files are the bundle-level files (RUNBOOK.md, cluster/...) that differ.
@@ -70,7 +74,9 @@ type FileDiff struct {
 }
 
 // Empty reports whether the two bundles are the same.
-func (r *Report) Empty() bool { return len(r.Notes) == 0 && len(r.Hosts) == 0 && len(r.Files) == 0 }
+func (r *Report) Empty() bool {
+	return len(r.Notes) == 0 && len(r.Membership) == 0 && len(r.Hosts) == 0 && len(r.Files) == 0
+}
 
 // Diff compares the bundles in oldDir and newDir, each read through its
 // MANIFEST.json: which hosts and files were added or removed, and for each
@@ -93,6 +99,17 @@ func Diff(oldDir, newDir string) (*Report, error) {
 	}
 	if !reflect.DeepEqual(a.m.Steps, b.m.Steps) {
 		r.Notes = append(r.Notes, "apply steps in MANIFEST.json changed (see RUNBOOK.md)")
+	}
+	am, bm := a.m.Membership, b.m.Membership
+	// Version 1 manifests do not say.
+	if a.m.Version >= 2 && b.m.Version >= 2 && (!slices.Equal(am.ControlPlane, bm.ControlPlane) || !slices.Equal(am.EtcdMembers, bm.EtcdMembers)) {
+		r.Membership = bm.Change
+		if len(r.Membership) == 0 {
+			// Two bundles of two clusters, or NEW rendered without OLD's
+			// history: no change was planned.
+			r.Membership = []string{fmt.Sprintf("control plane %s -> %s, etcd members %s -> %s, but NEW plans no change of a running cluster: was it rendered with OLD's secrets file?",
+				orNone(am.ControlPlane), orNone(bm.ControlPlane), orNone(am.EtcdMembers), orNone(bm.EtcdMembers))}
+		}
 	}
 	names := slices.Concat(a.hosts, b.hosts)
 	sort.Strings(names)
@@ -339,6 +356,12 @@ func (r *Report) Write(w io.Writer) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "bundle: %s\n", n)
 	}
+	if len(r.Membership) > 0 {
+		b.WriteString("membership:\n")
+		for _, l := range r.Membership {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
 	for _, h := range r.Hosts {
 		switch h.Change {
 		case Added, Removed:
@@ -361,6 +384,13 @@ func (r *Report) Write(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	return strings.Join(names, ",")
 }
 
 func writeFiles(b *strings.Builder, files []FileDiff) {

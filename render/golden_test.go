@@ -2,11 +2,13 @@ package render_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -94,40 +96,196 @@ func TestGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec))
 		t.Run(name, func(t *testing.T) {
 			b, _ := renderExample(t, spec)
-			dir := filepath.Join(goldenDir, name)
-			if golden.Update() {
-				if err := os.RemoveAll(dir); err != nil {
+			matchGolden(t, spec, name, b)
+		})
+	}
+}
+
+// matchGolden compares bundle b, rendered from spec, with golden/<name>/,
+// or writes it there under the golden switch.
+func matchGolden(t *testing.T, spec, name string, b *bundle.Bundle) {
+	t.Helper()
+	dir := filepath.Join(goldenDir, name)
+	if golden.Update() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := bundle.Write(dir, b, false); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got := map[string][]byte{}
+	for _, f := range b.Files() {
+		got[f.BundlePath()] = f.Data
+	}
+	want := readTree(t, dir)
+	var problems []string
+	for p, data := range got {
+		w, ok := want[p]
+		switch {
+		case !ok:
+			problems = append(problems, "new file "+p)
+		case !bytes.Equal(w, data):
+			problems = append(problems, "changed "+p+firstDiff(w, data))
+		}
+	}
+	for p := range want {
+		if _, ok := got[p]; !ok {
+			problems = append(problems, "missing "+p)
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		t.Errorf("the render of %s differs from golden/%s:\n  %s\nIf the change is intended, run %s golden/ as you would code.",
+			spec, name, strings.Join(problems, "\n  "), golden.Command)
+	}
+}
+
+// sequences are the example directories whose specs, in name order, are
+// renders of one cluster over time (examples/grow/).
+func sequences(t *testing.T) map[string][]string {
+	t.Helper()
+	dirs, err := filepath.Glob("../examples/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			continue
+		}
+		specs, err := filepath.Glob(filepath.Join(d, "*.cue"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(specs) > 0 {
+			slices.Sort(specs)
+			out[filepath.Base(d)] = specs
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no example sequences found")
+	}
+	return out
+}
+
+// compileWith compiles spec against the history in s (nil: a new cluster).
+func compileWith(t *testing.T, spec string, s *pki.Secrets) *compiler.Result {
+	t.Helper()
+	src, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts compiler.Options
+	if s != nil {
+		opts = compiler.Options{History: s.History, Cluster: s.Cluster}
+	}
+	res, err := compiler.CompileWith(spec, src, opts)
+	if err != nil {
+		t.Fatalf("%s: %v", spec, err)
+	}
+	return res
+}
+
+// renderSequence renders the last spec of a sequence from the committed
+// golden/<name>.secrets.yaml, whose history is the renders before it. The
+// golden switch makes that file, when it is missing, by rendering every
+// spec in turn with one secrets file (TestSequenceFromScratch proves that
+// this history is what the renders leave).
+func renderSequence(t *testing.T, name string, specs []string) *bundle.Bundle {
+	t.Helper()
+	secretsPath := filepath.Join(goldenDir, name+".secrets.yaml")
+	s, err := pki.ReadSecrets(secretsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := &pki.Issuer{Now: func() time.Time { return goldenClock }}
+	if s == nil {
+		if !golden.Update() {
+			t.Fatalf("%s is missing: run %s to create it", secretsPath, golden.Command)
+		}
+		for _, spec := range specs {
+			issued, err := is.Ensure(compileWith(t, spec, s).Plan, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = issued.Secrets
+		}
+		data, err := s.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := []byte("# TEST ONLY: the golden secrets of examples/" + name + "/, after its last render.\n# Published in the repository: NEVER use these keys for a real cluster.\n")
+		if err := os.WriteFile(secretsPath, append(header, data...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := specs[len(specs)-1]
+	res := compileWith(t, last, s)
+	issued, err := is.Ensure(res.Plan, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if issued.Changed {
+		t.Fatalf("%s no longer fits %s (re-issued %+v): delete it and run %s", secretsPath, last, issued.Reissued, golden.Command)
+	}
+	b, err := render.Render(res.Plan, issued.Secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestGoldenSequences renders the last spec of every example sequence as
+// a change of the cluster its earlier specs made, and compares it with
+// golden/<sequence>/.
+func TestGoldenSequences(t *testing.T) {
+	for name, specs := range sequences(t) {
+		t.Run(name, func(t *testing.T) {
+			matchGolden(t, specs[len(specs)-1], name, renderSequence(t, name, specs))
+		})
+	}
+}
+
+// TestSequenceFromScratch renders every sequence from nothing, spec by
+// spec with one fresh secrets file, and checks that the last render plans
+// the steps the golden one has: the committed history is the one these
+// renders leave.
+func TestSequenceFromScratch(t *testing.T) {
+	for name, specs := range sequences(t) {
+		t.Run(name, func(t *testing.T) {
+			var s *pki.Secrets
+			var res *compiler.Result
+			for _, spec := range specs {
+				res = compileWith(t, spec, s)
+				issued, err := (&pki.Issuer{Now: func() time.Time { return goldenClock }}).Ensure(res.Plan, s)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if err := bundle.Write(dir, b, false); err != nil {
-					t.Fatal(err)
-				}
-				return
+				s = issued.Secrets
 			}
-			got := map[string][]byte{}
-			for _, f := range b.Files() {
-				got[f.BundlePath()] = f.Data
+			b, err := render.Render(res.Plan, s)
+			if err != nil {
+				t.Fatal(err)
 			}
-			want := readTree(t, dir)
-			var problems []string
-			for p, data := range got {
-				w, ok := want[p]
-				switch {
-				case !ok:
-					problems = append(problems, "new file "+p)
-				case !bytes.Equal(w, data):
-					problems = append(problems, "changed "+p+firstDiff(w, data))
-				}
+			mf, _ := b.Get(bundle.ManifestName)
+			var fresh, committed bundle.Manifest
+			if err := json.Unmarshal(mf.Data, &fresh); err != nil {
+				t.Fatal(err)
 			}
-			for p := range want {
-				if _, ok := got[p]; !ok {
-					problems = append(problems, "missing "+p)
-				}
+			want, err := os.ReadFile(filepath.Join(goldenDir, name, bundle.ManifestName))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if len(problems) > 0 {
-				slices.Sort(problems)
-				t.Errorf("the render of %s differs from golden/%s:\n  %s\nIf the change is intended, run %s golden/ as you would code.",
-					spec, name, strings.Join(problems, "\n  "), golden.Command)
+			if err := json.Unmarshal(want, &committed); err != nil {
+				t.Fatal(err)
+			}
+			if len(fresh.Membership.Change) == 0 {
+				t.Errorf("the last render of examples/%s/ plans no change of membership", name)
+			}
+			if !reflect.DeepEqual(fresh.Steps, committed.Steps) || !reflect.DeepEqual(fresh.Membership, committed.Membership) {
+				t.Errorf("rendering examples/%s/ from scratch plans other steps than golden/%s", name, name)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/hagen/hagen/render/keepalived"
 	"github.com/hagen/hagen/render/kubeadm"
 	"github.com/hagen/hagen/render/kubeletetcd"
+	"github.com/hagen/hagen/render/lifecycle"
 	"github.com/hagen/hagen/render/pkifiles"
 	"github.com/hagen/hagen/render/repoint"
 	"github.com/hagen/hagen/render/runbook"
@@ -41,6 +42,7 @@ func RenderWith(p *model.Plan, s *pki.Secrets, opts Options) (*bundle.Bundle, er
 		func() ([]bundle.File, error) { return haproxy.Files(p) },
 		func() ([]bundle.File, error) { return kubeadm.Files(p, s) },
 		func() ([]bundle.File, error) { return repoint.Files(p) },
+		func() ([]bundle.File, error) { return lifecycle.Files(p) },
 	}
 	for _, r := range renderers {
 		files, err := r()
@@ -94,5 +96,26 @@ func Manifest(p *model.Plan, b *bundle.Bundle, steps []bundle.Step) *bundle.Mani
 		hosts[i] = bundle.HostInfo{Name: h.Name, Roles: roles, Address: h.Address.String()}
 	}
 	sw := bundle.Software{Kubernetes: p.Kubernetes.Version.String(), Etcd: p.Etcd.Version.String()}
-	return bundle.NewManifest(p.Name, sw, hosts, b, steps)
+	m := bundle.NewManifest(p.Name, sw, hosts, b, steps)
+	for _, h := range p.ControlPlane.Hosts {
+		m.Membership.ControlPlane = append(m.Membership.ControlPlane, h.Name)
+	}
+	for _, e := range p.Etcd.Joined {
+		m.Membership.EtcdMembers = append(m.Membership.EtcdMembers, e.Name)
+	}
+	m.Membership.Change = runbook.DescribeChange(p)
+	if c := p.Etcd.Change; c != nil {
+		for _, f := range runbook.Formers(c) {
+			if m.Leaving == nil {
+				m.Leaving = map[string]bundle.LeavingHost{}
+			}
+			roles := make([]string, len(f.Roles))
+			for i, r := range f.Roles {
+				roles[i] = string(r)
+			}
+			m.Leaving[f.Name] = bundle.LeavingHost{Address: f.Address.String(), Roles: roles}
+		}
+	}
+	m.Procedures = runbook.Procedures(p)
+	return m
 }

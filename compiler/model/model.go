@@ -199,6 +199,8 @@ type Change struct {
 type Former struct {
 	Name    string
 	Address netip.Addr
+	// Roles are the host's roles in the last render.
+	Roles []Role
 	// PeerURL is an etcd member's.
 	PeerURL string
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hagen/hagen/compiler/model"
 	"github.com/hagen/hagen/render/bundle"
+	"github.com/hagen/hagen/render/runbook"
 )
 
 // Paths in the bundle.
@@ -26,6 +27,9 @@ const (
 	GroupControlPlane = "control_plane"
 	GroupEtcd         = "etcd"
 	GroupWorkers      = "workers"
+	// GroupLeaving holds the hosts a change of membership drops: steps
+	// still drain and reset them, if they answer.
+	GroupLeaving = "leaving"
 )
 
 // Files returns the inventory and the playbook.
@@ -67,6 +71,9 @@ func inventory(p *model.Plan) ([]byte, error) {
 	for _, h := range p.HostsWith(model.RoleWorker) {
 		add(GroupWorkers, h)
 	}
+	for _, f := range leaving(p) {
+		add(GroupLeaving, &model.Host{Name: f.Name, Address: f.Address})
+	}
 	doc := map[string]any{"all": map[string]any{
 		"vars":     map[string]string{"hagen_cluster": p.Name},
 		"children": groups,
@@ -77,13 +84,16 @@ func inventory(p *model.Plan) ([]byte, error) {
 type task map[string]any
 
 type play struct {
-	Name        string   `yaml:"name"`
-	Hosts       string   `yaml:"hosts"`
-	Become      bool     `yaml:"become,omitempty"`
-	GatherFacts bool     `yaml:"gather_facts"`
-	Serial      int      `yaml:"serial,omitempty"`
-	Tags        []string `yaml:"tags"`
-	Tasks       []task   `yaml:"tasks"`
+	Name        string `yaml:"name"`
+	Hosts       string `yaml:"hosts"`
+	Become      bool   `yaml:"become,omitempty"`
+	GatherFacts bool   `yaml:"gather_facts"`
+	Serial      int    `yaml:"serial,omitempty"`
+	// IgnoreUnreachable: a host that does not answer (one leaving the
+	// cluster, maybe gone) is skipped, not a failure.
+	IgnoreUnreachable bool     `yaml:"ignore_unreachable,omitempty"`
+	Tags              []string `yaml:"tags"`
+	Tasks             []task   `yaml:"tasks"`
 }
 
 // ConfirmedVar, set true (-e hagen_operator_confirmed=true), skips the
@@ -111,6 +121,7 @@ func playbook(p *model.Plan, steps []bundle.Step) ([]byte, error) {
 		if s.Serial {
 			pl.Serial = 1
 		}
+		pl.IgnoreUnreachable = s.Optional
 		if s.Name == "copy-files" {
 			pl.Tags = []string{"copy"}
 			pl.Tasks = copyTasks()
@@ -199,6 +210,9 @@ func hostPattern(p *model.Plan) func([]string) string {
 	groups[key(names(members))] = GroupEtcd
 	groups[key(names(p.ControlPlane.Hosts))] = GroupControlPlane
 	groups[key(names(p.Hosts))] = "all"
+	if len(leaving(p)) > 0 {
+		groups[key(names(p.Hosts))] = "all:!" + GroupLeaving
+	}
 	return func(hs []string) string {
 		if g, ok := groups[key(hs)]; ok {
 			return g
@@ -231,6 +245,14 @@ func copyTasks() []task {
 			"loop_control": map[string]string{"label": "{{ item.path }}"},
 		},
 	}
+}
+
+// leaving are the hosts the plan's change of membership drops.
+func leaving(p *model.Plan) []model.Former {
+	if p.Etcd.Change == nil {
+		return nil
+	}
+	return runbook.Formers(p.Etcd.Change)
 }
 
 func marshal(comment string, doc any) ([]byte, error) {

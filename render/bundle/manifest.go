@@ -9,7 +9,11 @@ import (
 
 // ManifestVersion is the MANIFEST.json format version this hagen writes;
 // readers accept 1 to ManifestVersion.
-const ManifestVersion = 1
+//
+//	1: hosts, files, steps, software.
+//	2: steps may name leaving hosts (not in hosts) and be optional; adds
+//	   membership and procedures.
+const ManifestVersion = 2
 
 // Manifest is MANIFEST.json: what a transport needs to lay the bundle onto
 // the hosts without reading the prose.
@@ -24,6 +28,31 @@ type Manifest struct {
 	// by their path in the bundle; MANIFEST.json does not list itself.
 	Files []ManifestEntry `json:"files"`
 	Steps []Step          `json:"steps"`
+	// Leaving are the hosts this render drops, which its steps still
+	// address (to drain, remove and reset them): they get no files.
+	Leaving map[string]LeavingHost `json:"leaving,omitempty"`
+	// Membership is the control plane and the etcd members, and the
+	// change since the last render in words.
+	Membership Membership `json:"membership"`
+	// Procedures are step lists run on demand, not in order:
+	// replace-<host> replaces a failed master or etcd member.
+	Procedures map[string][]Step `json:"procedures,omitempty"`
+}
+
+// LeavingHost is a host of the last render that this one drops.
+type LeavingHost struct {
+	Address string   `json:"address"`
+	Roles   []string `json:"roles"`
+}
+
+// Membership is who runs the control plane and etcd.
+type Membership struct {
+	ControlPlane []string `json:"controlPlane"`
+	// EtcdMembers in the order they joined the cluster.
+	EtcdMembers []string `json:"etcdMembers"`
+	// Change says what the steps change of a running cluster's
+	// membership, one effect a line; empty without a change.
+	Change []string `json:"change,omitempty"`
 }
 
 // Software names the versions the bundle's files were written for.
@@ -65,7 +94,10 @@ type Step struct {
 	Creates string `json:"creates,omitempty"`
 	// Check, if set, must succeed before the next step starts.
 	Check string `json:"check,omitempty"`
-	Note  string `json:"note,omitempty"`
+	// Optional: a host that does not answer is skipped. Steps on hosts
+	// that leave the cluster are optional: the host may be gone.
+	Optional bool   `json:"optional,omitempty"`
+	Note     string `json:"note,omitempty"`
 }
 
 // HostInfo is what the manifest says of a host besides its files.
@@ -79,7 +111,8 @@ type HostInfo struct {
 // digest), the hosts with their roles, the bundle-level files and the
 // apply steps. MANIFEST.json does not list itself.
 func NewManifest(cluster string, sw Software, hosts []HostInfo, b *Bundle, steps []Step) *Manifest {
-	m := &Manifest{Version: ManifestVersion, Cluster: cluster, Software: sw, Hosts: map[string]ManifestHost{}, Files: []ManifestEntry{}, Steps: steps}
+	m := &Manifest{Version: ManifestVersion, Cluster: cluster, Software: sw, Hosts: map[string]ManifestHost{}, Files: []ManifestEntry{}, Steps: steps,
+		Membership: Membership{ControlPlane: []string{}, EtcdMembers: []string{}}}
 	for _, h := range hosts {
 		mh := ManifestHost{Roles: h.Roles, Address: h.Address, Files: []ManifestEntry{}}
 		for _, f := range b.HostFiles(h.Name) {

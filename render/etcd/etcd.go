@@ -27,10 +27,14 @@ import (
 
 // Target paths on each member.
 const (
-	EnvFilePath   = "/etc/etcd.env"
-	UnitPath      = "/etc/systemd/system/etcd.service"
-	ManifestPath  = "/etc/kubernetes/manifests/etcd.yaml"
-	BinaryPath    = "/usr/local/bin/etcd"
+	EnvFilePath  = "/etc/etcd.env"
+	UnitPath     = "/etc/systemd/system/etcd.service"
+	ManifestPath = "/etc/kubernetes/manifests/etcd.yaml"
+	BinaryPath   = "/usr/local/bin/etcd"
+	// RejoinEnvPath overrides a systemd member's initial-cluster flags
+	// for a first start on a replacement machine (hagen-etcd-rejoin
+	// writes it; it goes with the next reboot).
+	RejoinEnvPath = "/run/etcd-rejoin.env"
 	DefaultImages = "registry.k8s.io"
 )
 
@@ -207,6 +211,8 @@ Wants=network-online.target
 [Service]
 Type=notify
 EnvironmentFile=/etc/etcd.env
+# Written by hagen-etcd-rejoin for a replacement machine's first start.
+EnvironmentFile=-` + RejoinEnvPath + `
 ExecStart=/usr/local/bin/etcd
 Restart=always
 RestartSec=5s

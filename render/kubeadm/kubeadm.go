@@ -23,6 +23,12 @@ import (
 const (
 	ConfigPath = "/etc/kubernetes/kubeadm/kubeadm.yaml"
 	PatchesDir = "/etc/kubernetes/kubeadm/patches"
+	// RejoinConfigPath is the init host's JoinConfiguration, for its
+	// replacement: a replaced init host joins the cluster it once made.
+	RejoinConfigPath = "/etc/kubernetes/kubeadm/kubeadm-join.yaml"
+	// AdminConf is the admin kubeconfig kubeadm writes on every master
+	// (init and control-plane join).
+	AdminConf = "/etc/kubernetes/admin.conf"
 )
 
 // FileAvailableCheck is the name of kubeadm's preflight check that fails
@@ -100,6 +106,15 @@ func (r renderer) hostFiles(h *model.Host) ([]bundle.File, error) {
 	}
 	// 0600: the file holds the bootstrap token.
 	files := []bundle.File{{Host: h.Name, Path: ConfigPath, Mode: bundle.ModeSecret, Data: data}}
+	if h == p.ControlPlane.Init() && p.Kubernetes.KubeadmAPI != model.KubeadmV1Alpha1 {
+		// The init host joins like the others when it is replaced: the
+		// cluster it would init runs already.
+		join, err := marshalDocs([]any{r.joinConfiguration(h)})
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, bundle.File{Host: h.Name, Path: RejoinConfigPath, Mode: bundle.ModeSecret, Data: join})
+	}
 	if UsesPatches(p) {
 		files = append(files, bundle.File{Host: h.Name, Path: PatchesDir + "/" + kubeletPatchName, Mode: bundle.ModePublic, Data: []byte(kubeletPatch)})
 	}

@@ -469,7 +469,7 @@ func TestModes(t *testing.T) {
 	r := render(t, base)
 	for _, f := range r.files {
 		want := bundle.ModePublic
-		if f.Path == ConfigPath {
+		if f.Path == ConfigPath || f.Path == RejoinConfigPath {
 			want = bundle.ModeSecret // holds the bootstrap token
 		}
 		if f.Mode != want {

@@ -51,17 +51,53 @@ func Markdown(p *model.Plan, steps []bundle.Step) []byte {
 
 	w("## Before you start\n\n")
 	prerequisites(&b, p)
+	if words := DescribeChange(p); len(words) > 0 {
+		w("## This change\n\n")
+		w("The spec changes the membership of the running cluster. The steps below carry it out and are safe to run again; run every one of them, in order, before the next change of membership. This render:\n\n")
+		for _, l := range words {
+			w("- %s\n", l)
+		}
+		w("\n")
+	}
 	w("## Steps\n\n")
+	writeSteps(&b, steps, "###", 1)
+
+	w("## Later\n\n")
+	if p.Kubernetes.KubeadmAPI == model.KubeadmV1Alpha1 {
+		w("**A new bootstrap token.** The token in kubeadm.yaml lives %s after `kubeadm init`. To join a host later, mint one on a master and use it in place of the file's token:\n\n", kubeadm.TokenTTL)
+		w("```sh\nkubeadm token create --ttl %s\n```\n\n", kubeadm.TokenTTL)
+	} else {
+		w("**Grow, shrink or move the control plane** by editing the spec's hosts and rendering again with the same secrets file: the next bundle's RUNBOOK carries out the change one member at a time (\"This change\"). The bootstrap token in kubeadm.yaml lives %s after `kubeadm init`; step %s makes it valid again whenever a host joins.\n\n", hours(kubeadm.TokenTTL), StepToken)
+		replaceRecipes(&b, p)
+	}
+	w("**Certificate renewal.** Re-render before hagen's certificates expire (`hagen certs` lists them): hagen re-issues leaves within their renewal window and says which on stderr. Copy the new files, then restart what reads them: ")
+	if p.Etcd.Run == model.RunSystemd {
+		w("`systemctl restart etcd` on each etcd member, one at a time, checking health between members; ")
+	} else {
+		w("the etcd static pod on each member, one at a time (move /etc/kubernetes/manifests/etcd.yaml out, wait for the container to stop, move it back); ")
+	}
+	w("kube-apiserver likewise on each master (its static pod) for a new %s. Static pods do not notice new files by themselves.\n\n", pki.APIServerEtcdClient)
+	kubeadmRenewal(&b, p)
+	w("**The CAs** are never regenerated: keep the secrets file safe. A CA near expiry is a warning at every render.\n")
+	return []byte(b.String())
+}
+
+// writeSteps writes steps as numbered sections at heading level h.
+func writeSteps(b *strings.Builder, steps []bundle.Step, h string, first int) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	for i, s := range steps {
-		w("### %d. %s\n\n", i+1, s.Name)
+		w("%s %d. %s\n\n", h, first+i, s.Name)
 		if s.Note != "" {
 			w("%s\n\n", s.Note)
 		}
 		if len(s.Commands) > 0 {
 			on := strings.Join(s.Hosts, ", ")
-			if s.Serial && len(s.Hosts) > 1 {
+			switch {
+			case s.Serial && len(s.Hosts) > 1:
 				w("On %s, one host at a time, in this order:\n\n", on)
-			} else {
+			case s.Optional:
+				w("On %s, if it still answers (skip a host that is gone):\n\n", on)
+			default:
 				w("On %s:\n\n", on)
 			}
 			w("```sh\n%s\n```\n\n", strings.Join(s.Commands, "\n"))
@@ -73,20 +109,25 @@ func Markdown(p *model.Plan, steps []bundle.Step) []byte {
 			w("Check on %s before going on (it may take a minute):\n\n```sh\n%s\n```\n\n", strings.Join(s.Hosts, ", "), s.Check)
 		}
 	}
+}
 
-	w("## Later\n\n")
-	w("**A new bootstrap token.** The token in kubeadm.yaml lives %s after `kubeadm init`. To join a host later, mint one on a master and use it in place of the file's token:\n\n", kubeadm.TokenTTL)
-	w("```sh\nkubeadm token create --ttl %s\n```\n\n", kubeadm.TokenTTL)
-	w("**Certificate renewal.** Re-render before hagen's certificates expire (`hagen certs` lists them): hagen re-issues leaves within their renewal window and says which on stderr. Copy the new files, then restart what reads them: ")
-	if p.Etcd.Run == model.RunSystemd {
-		w("`systemctl restart etcd` on each etcd member, one at a time, checking health between members; ")
-	} else {
-		w("the etcd static pod on each member, one at a time (move /etc/kubernetes/manifests/etcd.yaml out, wait for the container to stop, move it back); ")
+// replaceRecipes writes how to replace each failed master or etcd member
+// under its name, from Procedures.
+func replaceRecipes(b *strings.Builder, p *model.Plan) {
+	procs := Procedures(p)
+	if len(procs) == 0 {
+		return
 	}
-	w("kube-apiserver likewise on each master (its static pod) for a new %s. Static pods do not notice new files by themselves.\n\n", pki.APIServerEtcdClient)
-	kubeadmRenewal(&b, p)
-	w("**The CAs** are never regenerated: keep the secrets file safe. A CA near expiry is a warning at every render.\n")
-	return []byte(b.String())
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("**Replace a failed master or etcd member** (a new machine, or the old one with its disk wiped) under the same name and address, while the others run: no change to the spec. The scripts look at the live cluster before they act, so every step is safe to run again. MANIFEST.json has each as procedures.%s<host>.\n\n", ReplacePrefix)
+	for _, h := range p.Hosts {
+		steps, ok := procs[ReplacePrefix+h.Name]
+		if !ok {
+			continue
+		}
+		w("#### Replace %s\n\n", h.Name)
+		writeSteps(b, steps, "#####", 1)
+	}
 }
 
 // kubeadmRenewal writes how to renew the certificates kubeadm issues on

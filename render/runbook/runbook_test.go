@@ -97,9 +97,9 @@ func TestStepOrder(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{"stacked", stacked, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
-		{"external-lb", cloud, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepLBAddMasters, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
-		{"external-etcd", testplan.ExternalEtcd, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinCP, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
+		{"stacked", stacked, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepToken, StepJoinCP, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
+		{"external-lb", cloud, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepToken, StepJoinCP, StepLBAddMasters, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
+		{"external-etcd", testplan.ExternalEtcd, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepToken, StepJoinCP, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
 		{"legacy", legacy, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepJoinWorkers, StepRepointWorker, StepRepointProxy}},
 		{"single", single, []string{StepCopy, StepEtcd, StepEtcdHealth, StepLoadBalancer, StepInit, StepCNI, StepRepointProxy}},
 	} {
@@ -231,7 +231,7 @@ func TestExternalLBFirstMasterOnly(t *testing.T) {
 
 func TestEtcdHealthCommand(t *testing.T) {
 	p := testplan.Compile(t, stacked)
-	c := EtcdHealthCommand(p)
+	c := EtcdHealthCommand(p, p.Etcd.Members)
 	for _, want := range []string{
 		"--endpoints=https://10.0.0.10:2379,https://10.0.0.11:2379,https://10.0.0.12:2379",
 		"--cacert=/etc/kubernetes/pki/etcd/ca.crt",
@@ -264,7 +264,13 @@ func TestMarkdown(t *testing.T) {
 					t.Errorf("host %s is not in the table", h.Name)
 				}
 			}
-			if !strings.Contains(md, "kubeadm token create") {
+			// A join after the token's first day: 1.9/1.10 by hand, later
+			// versions through the step's script.
+			if token := "kubeadm token create"; p.Kubernetes.KubeadmAPI != model.KubeadmV1Alpha1 {
+				if !hasStep(steps, StepToken) {
+					t.Error("no token refresh step")
+				}
+			} else if !strings.Contains(md, token) {
 				t.Error("no token renewal command")
 			}
 			for i, s := range steps {
@@ -409,7 +415,7 @@ func TestEtcdHealthCommandAPI(t *testing.T) {
 		{legacy, true},
 	} {
 		p := testplan.Compile(t, tc.spec)
-		cmd := EtcdHealthCommand(p)
+		cmd := EtcdHealthCommand(p, p.Etcd.Members)
 		if got := strings.HasPrefix(cmd, "ETCDCTL_API=3 "); got != tc.want {
 			t.Errorf("etcd %s: %q", p.Etcd.Version, cmd)
 		}

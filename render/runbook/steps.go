@@ -4,6 +4,7 @@ package runbook
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hagen/hagen/compiler/model"
@@ -12,6 +13,7 @@ import (
 	"github.com/hagen/hagen/render/etcd"
 	"github.com/hagen/hagen/render/kubeadm"
 	"github.com/hagen/hagen/render/kubeletetcd"
+	"github.com/hagen/hagen/render/lifecycle"
 	"github.com/hagen/hagen/render/repoint"
 )
 
@@ -28,13 +30,14 @@ const (
 	StepJoinWorkers   = "join-workers"
 	StepRepointWorker = "repoint-workers"
 	StepRepointProxy  = "repoint-kube-proxy"
+	StepToken         = "refresh-bootstrap-token"
 )
 
 // Files whose presence says a once-only step is done on a host: kubeadm
 // init writes the admin kubeconfig; a join ends with the kubelet's
 // kubeconfig (the TLS bootstrap writes it).
 const (
-	AdminConf   = "/etc/kubernetes/admin.conf"
+	AdminConf   = kubeadm.AdminConf
 	KubeletConf = "/etc/kubernetes/kubelet.conf"
 )
 
@@ -44,7 +47,6 @@ func Steps(p *model.Plan) []bundle.Step {
 	add := func(s bundle.Step) { steps = append(steps, s) }
 	cps := names(p.ControlPlane.Hosts)
 	init := p.ControlPlane.Init()
-	members := memberNames(p)
 	workers := names(p.HostsWith(model.RoleWorker))
 	staticPod := p.Etcd.Run == model.RunStaticPod
 	legacy := p.Kubernetes.KubeadmAPI == model.KubeadmV1Alpha1
@@ -54,29 +56,22 @@ func Steps(p *model.Plan) []bundle.Step {
 		Note: "Copy hosts/<host>/ onto <host>:/ as root, keeping modes (e.g. rsync -a --chown=root:root hosts/<host>/ root@<host>:/).",
 	})
 
-	startEtcd := bundle.Step{Name: StepEtcd, Hosts: members,
-		Note: "Start every member at about the same time: a new member waits for a quorum of its peers."}
-	if staticPod {
-		startEtcd.Commands = []string{
-			"mkdir -p " + dir(kubeletetcd.DropInLink),
-			"ln -sf " + kubeletetcd.DropIn + " " + kubeletetcd.DropInLink,
-			"systemctl daemon-reload",
-			"systemctl enable kubelet",
-			"systemctl restart kubelet",
-		}
-		// Done once: the standalone kubelet then keeps etcd running. On a
-		// stacked master kubeadm's kubelet takes over at init or join
-		// (and the link goes), so there a kubelet.conf means done.
-		startEtcd.Creates = kubeletetcd.DropInLink
-		if p.Etcd.Topology == model.TopologyStacked {
-			startEtcd.Creates = KubeletConf
-		}
-	} else {
-		startEtcd.Commands = []string{"systemctl daemon-reload", "systemctl enable etcd", "systemctl start --no-block etcd"}
+	// Members this render adds start in the change's own steps, once
+	// the cluster has been told of them; the health check is of those
+	// that run before it.
+	change := p.Etcd.Change
+	running := p.Etcd.Members
+	if change != nil {
+		running = without(running, change.Added)
+	}
+	startEtcd := startEtcdStep(p, StepEtcd, memberHosts(running))
+	startEtcd.Note = "Start every member at about the same time: a new member waits for a quorum of its peers."
+	if change != nil {
+		startEtcd.Note = "The members that run already: nothing changes on them."
 	}
 	add(startEtcd)
-	add(bundle.Step{Name: StepEtcdHealth, Hosts: members[:1],
-		Check: EtcdHealthCommand(p), Note: "Every member must report healthy before the control plane starts."})
+	add(bundle.Step{Name: StepEtcdHealth, Hosts: memberHosts(running)[:1],
+		Check: EtcdHealthCommand(p, running), Note: "Every member must report healthy before the control plane starts."})
 
 	if k := p.ControlPlane.Keepalived; k != nil {
 		lb := bundle.Step{Name: StepLoadBalancer, Hosts: cps}
@@ -90,6 +85,9 @@ func Steps(p *model.Plan) []bundle.Step {
 		lb.Commands = append(lb.Commands, "systemctl enable keepalived", "systemctl reload-or-restart keepalived")
 		lb.Note = fmt.Sprintf("The VIP %s comes up on %s (MASTER); the apiserver health check passes once the apiservers run.", k.VIP, init.Name)
 		add(lb)
+		if change != nil && len(change.Leaving) > 0 {
+			add(stopLoadBalancer(p, change))
+		}
 	} else {
 		add(bundle.Step{Name: StepLoadBalancer, Hosts: nil,
 			Note: fmt.Sprintf("Point the load balancer %s at %s only, with a TCP or HTTPS /healthz check. kubeadm health-checks through it, so it must not route to masters that do not run an apiserver yet. On a cluster that already runs (the bundle applied again), leave it as it is.", p.ControlPlane.Endpoint, addrs([]*model.Host{init}, p.ControlPlane.Port)[0])})
@@ -114,6 +112,18 @@ func Steps(p *model.Plan) []bundle.Step {
 	}
 	add(bundle.Step{Name: StepCNI, Hosts: []string{init.Name},
 		Note: fmt.Sprintf("Install the pod network for podSubnet %s with KUBECONFIG=/etc/kubernetes/admin.conf (kubectl apply -f <your CNI's manifest>). Nodes stay NotReady until it runs.", p.Network.PodSubnet)})
+	if !legacy && (len(cps) > 1 || len(workers) > 0) {
+		add(bundle.Step{Name: StepToken, Hosts: []string{init.Name}, Commands: []string{lifecycle.BootstrapTokenScript},
+			Note: fmt.Sprintf("kubeadm init makes the bootstrap token for %s; a host that joins later needs it again. Nothing changes while it is valid.", hours(kubeadm.TokenTTL))})
+	}
+	if change != nil {
+		for _, s := range addMembers(p, change) {
+			add(s)
+		}
+		add(bundle.Step{Name: StepUploadConfig, Hosts: []string{init.Name},
+			Commands: []string{"kubeadm init phase upload-config kubeadm --config " + kubeadm.ConfigPath},
+			Note:     "The cluster's kubeadm configuration (kube-system/kubeadm-config) gets this render's etcd members, which a master that joins from now on runs with."})
+	}
 	if !legacy && len(cps) > 1 {
 		// Stacked static-pod etcd: the standalone kubelet hands over to
 		// kubeadm's on each master that runs a member.
@@ -128,6 +138,11 @@ func Steps(p *model.Plan) []bundle.Step {
 	}
 	if p.ControlPlane.External != nil && len(cps) > 1 {
 		add(bundle.Step{Name: StepLBAddMasters, Note: fmt.Sprintf("Add %s to the load balancer %s now that they run apiservers.", strings.Join(addrs(p.ControlPlane.Hosts[1:], p.ControlPlane.Port), ", "), p.ControlPlane.Endpoint)})
+	}
+	if change != nil {
+		for _, s := range removeMembers(p, change) {
+			add(s)
+		}
 	}
 	if len(workers) > 0 {
 		add(bundle.Step{Name: StepJoinWorkers, Hosts: workers, Creates: KubeletConf, Commands: []string{kubeadmCommand("join", nil)}})
@@ -148,11 +163,15 @@ func kubeadmCommand(verb string, ignore []string) string {
 	return cmd
 }
 
-// EtcdHealthCommand checks every member over mutual TLS with the
+// EtcdHealthCommand checks members over mutual TLS with the
 // healthcheck-client certificate.
-func EtcdHealthCommand(p *model.Plan) string {
+func EtcdHealthCommand(p *model.Plan, members []*model.Member) string {
+	urls := make([]string, len(members))
+	for i, m := range members {
+		urls[i] = m.ClientURL()
+	}
 	args := fmt.Sprintf("--endpoints=%s --cacert=%s --cert=%s --key=%s endpoint health",
-		strings.Join(p.Etcd.ClientURLs(), ","), pki.CA(pki.EtcdCA).CertPath(),
+		strings.Join(urls, ","), pki.CA(pki.EtcdCA).CertPath(),
 		pki.Cert(pki.EtcdHealthcheckClient).CertPath(), pki.Cert(pki.EtcdHealthcheckClient).KeyPath())
 	if p.Etcd.Run == model.RunStaticPod {
 		// etcdctl ships in the etcd image; the host may not have it.
@@ -174,10 +193,21 @@ func names(hs []*model.Host) []string {
 	return out
 }
 
-func memberNames(p *model.Plan) []string {
-	out := make([]string, len(p.Etcd.Members))
-	for i, m := range p.Etcd.Members {
-		out[i] = m.Name
+func memberHosts(ms []*model.Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Host.Name
+	}
+	return out
+}
+
+// without is ms less the members in drop.
+func without(ms, drop []*model.Member) []*model.Member {
+	var out []*model.Member
+	for _, m := range ms {
+		if !slices.Contains(drop, m) {
+			out = append(out, m)
+		}
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -52,25 +53,35 @@ func runRender(c *ucli.Context) error {
 	if out == "" {
 		return usagef("render needs -o DIR, the directory to write the bundle to")
 	}
-	specPath, res, err := compileSpec(c)
+	cs, err := compileSpec(c)
 	if err != nil {
 		return err
 	}
-	plan := res.Plan
+	plan := cs.res.Plan
 	if err := bundle.CheckTarget(out, c.Bool(flagForce)); err != nil {
 		return err
 	}
-	secretsPath := secretsPathFor(c, specPath)
+	secretsPath := cs.secretsPath
 	unlock, err := lockSecrets(secretsPath)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-
-	old, err := pki.LoadSecrets(secretsPath, plan.Name)
-	if err != nil {
+	// The plan was made from the file as read before the lock; another
+	// render may have written it since: then plan again from what it
+	// wrote (the lock is held now).
+	before := cs.raw
+	if err := cs.readSecrets(); err != nil {
 		return err
 	}
+	if !bytes.Equal(before, cs.raw) {
+		if cs, err = compileSpec(c); err != nil {
+			return err
+		}
+		plan = cs.res.Plan
+	}
+	printWarnings(c.App.ErrWriter, cs.res.Warnings)
+	old := cs.secrets
 	issued, err := (&pki.Issuer{}).Ensure(plan, old)
 	if err != nil {
 		return withFile(secretsPath, err)

@@ -10,12 +10,17 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/hagen/hagen/compiler/model"
+	"github.com/hagen/hagen/render/runbook"
 )
 
 const vetHelp = `Validate a spec (CUE, YAML or JSON, by extension) and print the plan hagen
 derived from it: hosts by role, the control-plane endpoint, the etcd members
 and the kubeadm API. Nothing is written. Problems are printed with the field
 and its file:line:col; the exit status is 1 if there is any.
+
+With a secrets file (default secrets.yaml beside the spec) that remembers
+the cluster's last render, vet says what a change of membership will do:
+the etcd members added and removed, masters joining and leaving.
 
 Example:
 
@@ -28,12 +33,16 @@ func vetCommand() *ucli.Command {
 		Usage:       "validate a spec and print the derived plan",
 		UsageText:   "hagen vet SPEC",
 		Description: vetHelp,
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: flagSecrets, Usage: "the secrets `FILE` whose history a change of membership is planned from (default: secrets.yaml beside the spec)"},
+		},
 		Action: func(c *ucli.Context) error {
-			_, res, err := compileSpec(c)
+			cs, err := compileSpec(c)
 			if err != nil {
 				return err
 			}
-			return writeSummary(c.App.Writer, res.Plan)
+			printWarnings(c.App.ErrWriter, cs.res.Warnings)
+			return writeSummary(c.App.Writer, cs.res.Plan)
 		},
 	}
 }
@@ -80,9 +89,23 @@ func writeSummary(out io.Writer, pl *model.Plan) error {
 	if e.Discovery != "" {
 		bootstrap = "discovery " + e.Discovery
 	}
-	fmt.Fprintf(w, "\netcd %s (%d members, %s, run by %s, %s)\n", e.Version, len(e.Members), e.Topology, e.Run, bootstrap)
-	for _, m := range e.Members {
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", m.Name, m.PeerURL(), zoneOf(m.Host), m.DataDir)
+	members := "members"
+	if len(e.Members) == 1 {
+		members = "member"
+	}
+	fmt.Fprintf(w, "\netcd %s (%d %s, %s, run by %s, %s)\n", e.Version, len(e.Members), members, e.Topology, e.Run, bootstrap)
+	for _, m := range e.Joined {
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s", m.Name, m.PeerURL(), zoneOf(m.Host), m.DataDir)
+		if m.Existing {
+			fmt.Fprintf(w, "\tadded to the running cluster")
+		}
+		fmt.Fprintln(w)
+	}
+	if change := runbook.DescribeChange(pl); len(change) > 0 {
+		fmt.Fprintf(w, "\nchange of membership (the RUNBOOK's steps carry it out)\n")
+		for _, l := range change {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
 	}
 	return w.Flush()
 }
