@@ -1,8 +1,11 @@
-// Package check holds the lab's read-only probes of a live cluster: etcd
-// over mutual TLS, every apiserver, the endpoint with kubectl, the leader
-// leases, the Nodes, where the VIP is, what the workers dial. Every
-// connection is opened inside a lab namespace (lab/netns): never from the
-// machine's own, where a lab address has no route.
+// Package check holds the lab's probes of a live cluster: etcd over
+// mutual TLS, every apiserver, the endpoint with kubectl, the leader
+// leases, the Nodes, where the VIP is, what the workers and kube-proxy
+// dial. They only read, except the kube-proxy re-pointing check
+// (kubeproxy.go), which mis-points kube-proxy's ConfigMap for the bundle's
+// script to fix. Every connection is opened inside a lab namespace
+// (lab/netns): never from the machine's own, where a lab address has no
+// route.
 package check
 
 import (

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/hagen/hagen/lab/agent"
 	"github.com/hagen/hagen/lab/apply"
@@ -83,6 +84,28 @@ func upChecks(ctx context.Context, c *cluster.Cluster, rep *report) (*check.Clie
 	joins := len(nodes) - 1
 	rep.result("nodes", fmt.Sprintf("all %d registered; %d kubeadm joins accepted the bootstrap token and pinned the CA (caCertHashes)", len(nodes), joins), took, err)
 
+	peer, perr := endpointAddr(c)
+	if perr != nil {
+		return nil, perr
+	}
+	var kp *check.KubeProxy
+	took, err = check.Eventually(ctx, 2*time.Minute, 2*time.Second, func(ctx context.Context) error {
+		var err error
+		if kp, err = check.ReadKubeProxy(ctx, kube); err != nil {
+			return err
+		}
+		return kp.RolledOut(nodes)
+	})
+	if err == nil {
+		var dials time.Duration
+		dials, err = check.Eventually(ctx, 30*time.Second, time.Second, func(context.Context) error {
+			return check.KubeProxyDials(agentsOf(c, nodes), peer)
+		})
+		took += dials
+	}
+	kubeProxyOK := err == nil
+	rep.result("kube-proxy", fmt.Sprintf("the DaemonSet rolled out: a ready pod on each of %d nodes (generation %d), every kube-proxy connected to %s", len(nodes), genOf(kp), peer), took, err)
+
 	want := "https://" + b.Endpoint.String()
 	var wrong []string
 	for _, w := range b.With(bundle.RoleWorker) {
@@ -107,7 +130,69 @@ func upChecks(ctx context.Context, c *cluster.Cluster, rep *report) (*check.Clie
 	if len(b.With(bundle.RoleWorker)) > 0 {
 		rep.result(repointKubelet(c))
 	}
+	if kubeProxyOK {
+		rep.result(repointKubeProxy(ctx, c, kube, nodes, peer))
+	}
 	return cl, nil
+}
+
+// repointKubeProxy shows the bundle's cluster/kube-proxy-repoint.sh doing
+// its job on the live cluster: kube-proxy's ConfigMap is set to dial the
+// first master's own address (a cluster that grew from a single master),
+// the operator runs the script with the admin kubeconfig, as the RUNBOOK
+// says; the ConfigMap must then name the endpoint, the script must have
+// waited for the DaemonSet's rollout to replace every pod, the new
+// kube-proxies must dial the endpoint, and a second run must change
+// nothing.
+func repointKubeProxy(ctx context.Context, c *cluster.Cluster, kube kubernetes.Interface, nodes []string, peer netip.AddrPort) (string, string, time.Duration, error) {
+	const name = "repoint kube-proxy"
+	b := c.Bundle
+	m0 := b.With(bundle.RoleControlPlane)[0]
+	script := filepath.Join(b.Dir, "cluster", "kube-proxy-repoint.sh")
+	k := &check.KubeProxyRepoint{
+		Kube:   kube,
+		Nodes:  nodes,
+		Direct: "https://" + netip.AddrPortFrom(m0.Address, uint16(b.APIServerPort)).String(),
+		Want:   "https://" + b.Endpoint.String(),
+		Run: func() (*agent.ExecReply, error) {
+			// The script's rollout status waits up to 5 minutes.
+			return c.Operator.Agent.Sh("sh "+script, 6*time.Minute, "KUBECONFIG=/root/.kube/config")
+		},
+		Dials:  func() error { return check.KubeProxyDials(agentsOf(c, nodes), peer) },
+		Settle: 30 * time.Second,
+	}
+	start := time.Now()
+	detail, err := k.Check(ctx)
+	return name, "from " + cluster.OperatorName + ": " + detail, time.Since(start), err
+}
+
+// endpointAddr is the address and port clients reach the endpoint on: the
+// VIP, or what the external load balancer's name resolves to in the lab.
+func endpointAddr(c *cluster.Cluster) (netip.AddrPort, error) {
+	e := c.Bundle.Endpoint
+	a, ok := e.Addr()
+	if !ok {
+		if a, ok = c.Resolve(e.Host); !ok {
+			return netip.AddrPort{}, fmt.Errorf("the lab has no address for the endpoint %s", e)
+		}
+	}
+	return netip.AddrPortFrom(a, uint16(e.Port)), nil
+}
+
+// agentsOf are the agents of the named hosts.
+func agentsOf(c *cluster.Cluster, hosts []string) map[string]*agent.Client {
+	out := map[string]*agent.Client{}
+	for _, h := range hosts {
+		out[h] = c.Hosts[h].Agent
+	}
+	return out
+}
+
+func genOf(kp *check.KubeProxy) int64 {
+	if kp == nil {
+		return 0
+	}
+	return kp.Generation
 }
 
 // repointKubelet shows the workers' re-pointing script doing its job on a

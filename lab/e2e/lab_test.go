@@ -149,7 +149,7 @@ func TestExamples(t *testing.T) {
 			if code != 0 || !strings.Contains(report, "\nPASSED: ") {
 				t.Fatalf("hagen-lab exited %d; want every check and drill passed", code)
 			}
-			for _, want := range []string{"ok   etcd ", "ok   endpoint ", "ok   drill: apiserver stopped", "ok   drill: master halted", "ok   drill: master back", "ok   re-apply "} {
+			for _, want := range []string{"ok   etcd ", "ok   endpoint ", "ok   drill: apiserver stopped", "ok   drill: master halted", "ok   drill: master back", "ok   re-apply ", "ok   kube-proxy ", "ok   repoint kube-proxy "} {
 				if strings.Count(report, want) != len(bundles) {
 					t.Errorf("the report has %d lines %q, want one per bundle", strings.Count(report, want), want)
 				}
@@ -221,6 +221,51 @@ func breakSteps(t *testing.T, dir, old, new string) {
 	}
 }
 
+// breakClusterFile changes one of the bundle's cluster/ files (those run
+// once with kubectl) and puts its new digest into MANIFEST.json.
+func breakClusterFile(t *testing.T, dir, path, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, path)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("%s has no %q", path, old)
+	}
+	data = bytes.ReplaceAll(data, []byte(old), []byte(new))
+	if err := os.WriteFile(p, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mpath := filepath.Join(dir, bundle.ManifestName)
+	raw, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m bundle.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for i, f := range m.Files {
+		if f.Path == path {
+			sum := sha256.Sum256(data)
+			m.Files[i].SHA256 = hex.EncodeToString(sum[:])
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("MANIFEST.json lists no %s", path)
+	}
+	out, err := bundle.MarshalManifest(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mpath, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestBrokenBundles: a bundle broken on purpose fails the lab (exit 1)
 // with a finding that names the fault.
 func TestBrokenBundles(t *testing.T) {
@@ -279,6 +324,22 @@ func TestBrokenBundles(t *testing.T) {
 				breakSteps(t, dir, "FileAvailable--etc-kubernetes-manifests-etcd.yaml", "DirAvailable--etc-kubernetes-manifests")
 			},
 			want: []string{"FAIL steps", "step kubeadm-init on cp-a", "[ERROR FileAvailable--etc-kubernetes-manifests-etcd.yaml]"},
+		},
+		{
+			// kubeadm points kube-proxy at the endpoint itself, so only the
+			// check that mis-points it first can tell.
+			name: "a kube-proxy re-pointing script that does not change the server", example: "stacked-keepalived.cue",
+			breakIt: func(t *testing.T, dir string) {
+				breakClusterFile(t, dir, "cluster/kube-proxy-repoint.sh", "patch configmap kube-proxy --type merge", "patch configmap kube-proxy --dry-run=server --type merge")
+			},
+			want: []string{"FAIL repoint kube-proxy", "the kube-proxy ConfigMap dials https://10.0.0.10:6443, want https://10.0.0.100:6443"},
+		},
+		{
+			name: "a kube-proxy re-pointing script that always restarts", example: "stacked-keepalived.cue",
+			breakIt: func(t *testing.T, dir string) {
+				breakClusterFile(t, dir, "cluster/kube-proxy-repoint.sh", `if [ "$before" != "$after" ]; then`, "if true; then")
+			},
+			want: []string{"FAIL repoint kube-proxy", "a second run of kube-proxy-repoint.sh", "restarted kube-proxy or changed its configuration: the DaemonSet (generation"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
