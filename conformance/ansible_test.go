@@ -62,6 +62,21 @@ func checkAnsibleCopy(playbook string, f *fixture, root string) error {
 	return e.err()
 }
 
+// checkAnsibleLint: ansible-lint, offline, with its strictest profile
+// (production), finds nothing in the playbook.
+func checkAnsibleLint(lint, bundleDir string) error {
+	_, err := run(3*time.Minute, bundleDir, ansibleEnv(), lint, "--offline", "--nocolor", "--profile", "production", "-p", ansiblePlaybook)
+	return err
+}
+
+func TestAnsibleLint(t *testing.T) {
+	forEachCase(t, func(t *testing.T, f *fixture) {
+		if err := checkAnsibleLint(tool(t, "ansible-lint"), f.dir); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
 func TestAnsible(t *testing.T) {
 	forEachCase(t, func(t *testing.T, f *fixture) {
 		playbook := tool(t, "ansible-playbook")

@@ -36,6 +36,35 @@ func caseNamed(t *testing.T, name string) *fixture {
 }
 
 // mustFail requires err, mentioning each of want.
+// TestBrokenAnsibleLint: ansible-lint fails a playbook with a command that
+// always reports a change, and one that names a module without its
+// collection.
+func TestBrokenAnsibleLint(t *testing.T) {
+	f := caseNamed(t, "example-stacked-keepalived")
+	lint := tool(t, "ansible-lint")
+	play, _ := f.bundle.Get(ansiblePlaybook)
+	for _, tc := range []struct {
+		what, old, new, want string
+	}{
+		{"a command without changed_when", "          register: hagen_step_out\n          changed_when: hagen_step_out.stdout_lines | select('match', 'changed:') | list | length > 0\n", "", "no-changed-when"},
+		{"a module without its collection", "ansible.builtin.systemd_service:", "systemd_service:", "fqcn"},
+	} {
+		dir := t.TempDir()
+		if err := copyTree(f.dir, dir); err != nil {
+			t.Fatal(err)
+		}
+		mustPass(t, tc.what, checkAnsibleLint(lint, dir))
+		broken := bytes.Replace(play.Data, []byte(tc.old), []byte(tc.new), 1)
+		if bytes.Equal(broken, play.Data) {
+			t.Fatalf("%s: the playbook has no %q", tc.what, tc.old)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ansiblePlaybook), broken, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustFail(t, tc.what, checkAnsibleLint(lint, dir), tc.want)
+	}
+}
+
 func mustFail(t *testing.T, what string, err error, want ...string) {
 	t.Helper()
 	if err == nil {

@@ -209,7 +209,9 @@ func renderSpec(dir, filename string, src []byte, earlier ...string) (*fixture, 
 	if err != nil {
 		return nil, fmt.Errorf("secrets for %s: %w", filename, err)
 	}
-	b, err := render.Render(res.Plan, sec.Secrets)
+	// Every case carries the optional transports too, so that each is
+	// checked by its consumer and hagen verify.
+	b, err := render.RenderWith(res.Plan, sec.Secrets, render.Options{CloudInit: true, Ignition: true})
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", filename, err)
 	}

@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -52,6 +54,11 @@ hosts: {
 // build compiles spec and renders it with secrets issued at t0, reusing old.
 func build(t *testing.T, spec string, old *pki.Secrets) (*bundle.Bundle, *pki.Secrets) {
 	t.Helper()
+	return buildWith(t, spec, old, render.Options{})
+}
+
+func buildWith(t *testing.T, spec string, old *pki.Secrets, opts render.Options) (*bundle.Bundle, *pki.Secrets) {
+	t.Helper()
 	res, err := compiler.Compile("spec.cue", []byte(spec))
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +67,7 @@ func build(t *testing.T, spec string, old *pki.Secrets) (*bundle.Bundle, *pki.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := render.Render(res.Plan, issued.Secrets)
+	b, err := render.RenderWith(res.Plan, issued.Secrets, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -730,5 +737,68 @@ func TestDiffKeyAlgorithm(t *testing.T) {
 	_, out := diffText(t, writeBundle(t, b), writeBundle(t, p384))
 	if !strings.Contains(out, "key algorithm ECDSA-P256 -> ECDSA-P384") {
 		t.Errorf("the report does not name the algorithms as the spec does:\n%s", out)
+	}
+}
+
+// TestVerifyUserData: a host's cloud-init and Ignition user-data must lay
+// exactly the host's files, and be as closed as the keys they carry.
+func TestVerifyUserData(t *testing.T) {
+	b, _ := buildWith(t, baseSpec, nil, render.Options{CloudInit: true, Ignition: true})
+	conf := "/etc/keepalived/keepalived.conf"
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, dir string)
+		want   []string
+	}{
+		{name: "clean bundle"},
+		{
+			name: "a host file changed, and MANIFEST.json with it",
+			tamper: func(t *testing.T, dir string) {
+				p := hostFile(dir, "m0", conf)
+				data := append(read(t, p), "# edited\n"...)
+				overwrite(t, p, data)
+				sum := sha256.Sum256(data)
+				editManifest(t, dir, func(m *bundle.Manifest) {
+					for i, e := range m.Hosts["m0"].Files {
+						if e.Path == conf {
+							m.Hosts["m0"].Files[i].SHA256 = hex.EncodeToString(sum[:])
+						}
+					}
+				})
+			},
+			want: []string{
+				"cloud-init/m0.yaml: lays " + conf + " with other content than m0:" + conf,
+				"ignition/m0.ign: lays " + conf + " with other content than m0:" + conf,
+			},
+		},
+		{
+			name: "user-data open to others",
+			tamper: func(t *testing.T, dir string) {
+				p := filepath.Join(dir, "ignition", "m1.ign")
+				if err := os.Chmod(p, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				editManifest(t, dir, func(m *bundle.Manifest) {
+					for i, e := range m.Files {
+						if e.Path == "ignition/m1.ign" {
+							m.Files[i].Mode = "0644"
+						}
+					}
+				})
+			},
+			want: []string{"ignition/m1.ign: listed with mode 0644: user-data holds the host's keys"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeBundle(t, b)
+			if tc.tamper != nil {
+				tc.tamper(t, dir)
+			}
+			findings, _, err := Verify(dir, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			match(t, "finding", findings, tc.want)
+		})
 	}
 }

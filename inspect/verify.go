@@ -29,8 +29,9 @@ const ExpiryWarning = 30 * 24 * time.Hour
 // present with its digest and mode, nothing unlisted, private keys closed to
 // group and other, every certificate chained to its CA on the same host for
 // the usages it serves, every key matching its certificate, the shared CA
-// files identical on every host, etcd SANs covering each member, and nothing
-// expired. Certificates ending within ExpiryWarning are warnings.
+// files identical on every host, etcd SANs covering each member, each
+// host's user-data (cloud-init, Ignition) laying exactly its files, and
+// nothing expired. Certificates ending within ExpiryWarning are warnings.
 //
 // A missing or broken MANIFEST.json is one finding: nothing else can be
 // checked. err is an I/O failure, not a finding.
@@ -54,6 +55,7 @@ func Verify(dir string, now time.Time) (findings, warnings []Finding, err error)
 		v.pki(h)
 	}
 	v.shared()
+	v.userData()
 	return sortFindings(v.findings), sortFindings(v.warnings), nil
 }
 

@@ -8,8 +8,10 @@ import (
 	"github.com/hagen/hagen/pki"
 	"github.com/hagen/hagen/render/ansible"
 	"github.com/hagen/hagen/render/bundle"
+	"github.com/hagen/hagen/render/cloudinit"
 	"github.com/hagen/hagen/render/etcd"
 	"github.com/hagen/hagen/render/haproxy"
+	"github.com/hagen/hagen/render/ignition"
 	"github.com/hagen/hagen/render/keepalived"
 	"github.com/hagen/hagen/render/kubeadm"
 	"github.com/hagen/hagen/render/kubeletetcd"
@@ -24,6 +26,10 @@ import (
 type Options struct {
 	// Tarballs adds tar/<host>.tar.gz for every host.
 	Tarballs bool
+	// CloudInit adds cloud-init/<host>.yaml, a #cloud-config per host.
+	CloudInit bool
+	// Ignition adds ignition/<host>.ign, an Ignition config per host.
+	Ignition bool
 }
 
 // Render builds the whole bundle for p, without the optional parts.
@@ -65,6 +71,28 @@ func RenderWith(p *model.Plan, s *pki.Secrets, opts Options) (*bundle.Bundle, er
 		}
 	}
 	steps := runbook.Steps(p)
+	// User-data for machines that boot into the cluster: each carries the
+	// host's private keys, so it is as secret as they are.
+	for _, h := range p.Hosts {
+		var userData []bundle.File
+		if opts.CloudInit {
+			data, err := cloudinit.Host(p.Name, h.Name, b.HostFiles(h.Name), steps)
+			if err != nil {
+				return nil, err
+			}
+			userData = append(userData, bundle.File{Path: cloudinit.Path(h.Name), Mode: bundle.ModeSecret, Data: data})
+		}
+		if opts.Ignition {
+			data, err := ignition.Host(h.Name, b.HostFiles(h.Name), steps)
+			if err != nil {
+				return nil, err
+			}
+			userData = append(userData, bundle.File{Path: ignition.Path(h.Name), Mode: bundle.ModeSecret, Data: data})
+		}
+		if err := b.Add(userData...); err != nil {
+			return nil, err
+		}
+	}
 	transport, err := ansible.Files(p, steps)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,10 @@ PACKAGES=(
 	systemd
 	openssl
 	ansible-core
+	# The transports' own checkers: ansible-lint (production profile) and
+	# cloud-init's schema validation.
+	ansible-lint
+	cloud-init
 	hyperfine
 	# The lab's hosts: what a node has (curl for keepalived's check script,
 	# iptables and conntrack for kube-proxy, iproute2 and util-linux for

@@ -81,21 +81,6 @@ func inventory(p *model.Plan) ([]byte, error) {
 	return marshal("Inventory of cluster "+p.Name+", by role.", doc)
 }
 
-type task map[string]any
-
-type play struct {
-	Name        string `yaml:"name"`
-	Hosts       string `yaml:"hosts"`
-	Become      bool   `yaml:"become,omitempty"`
-	GatherFacts bool   `yaml:"gather_facts"`
-	Serial      int    `yaml:"serial,omitempty"`
-	// IgnoreUnreachable: a host that does not answer (one leaving the
-	// cluster, maybe gone) is skipped, not a failure.
-	IgnoreUnreachable bool     `yaml:"ignore_unreachable,omitempty"`
-	Tags              []string `yaml:"tags"`
-	Tasks             []task   `yaml:"tasks"`
-}
-
 // ConfirmedVar, set true (-e hagen_operator_confirmed=true), skips the
 // pauses at the operator actions.
 const ConfirmedVar = "hagen_operator_confirmed"
@@ -104,55 +89,55 @@ const ConfirmedVar = "hagen_operator_confirmed"
 // done.
 const confirmWord = "done"
 
-// playbook copies files, then runs every step. Steps without hosts or
-// commands are actions for the operator (configure a load balancer,
-// install the CNI): the play waits for them.
+// playbook has a play per step, in RUNBOOK order: the files laid down with
+// handlers that restart or reload a running service whose files changed,
+// then each step's commands as modules (systemd_service, file, command
+// with a creates guard or changed_when), health checks polled with bounded
+// retries, serial plays where the RUNBOOK goes one host at a time, and a
+// wait at each action only the operator can take. A second run on a live
+// cluster changes nothing.
 func playbook(p *model.Plan, steps []bundle.Step) ([]byte, error) {
-	var plays []play
+	var plays []omap
 	pattern := hostPattern(p)
-	for _, s := range steps {
-		if len(s.Hosts) == 0 || len(s.Commands) == 0 && s.Check == "" && s.Name != "copy-files" {
+	for i, s := range steps {
+		name := fmt.Sprintf("Step %d: %s", i+1, s.Name)
+		tags := []string{"steps", s.Name}
+		if len(s.Hosts) == 0 || len(s.Commands) == 0 && s.Check == "" && s.Name != runbook.StepCopy {
 			if s.Note != "" {
-				plays = append(plays, play{Name: s.Name, Hosts: "localhost", Tags: []string{"steps", s.Name}, Tasks: operatorTasks(s)})
+				plays = append(plays, omap{}.set("name", name).set("hosts", "localhost").set("gather_facts", false).
+					set("tags", tags).set("tasks", operatorTasks(s)))
 			}
 			continue
 		}
-		pl := play{Name: s.Name, Hosts: pattern(s.Hosts), Become: true, Tags: []string{"steps", s.Name}}
+		pl := omap{}.set("name", name).set("hosts", pattern(s.Hosts)).set("become", true).set("gather_facts", false)
 		if s.Serial {
-			pl.Serial = 1
+			pl = pl.set("serial", 1)
 		}
-		pl.IgnoreUnreachable = s.Optional
-		if s.Name == "copy-files" {
-			pl.Tags = []string{"copy"}
-			pl.Tasks = copyTasks()
+		if s.Optional {
+			// A leaving host may be gone.
+			pl = pl.set("ignore_unreachable", true)
+		}
+		if s.Name == runbook.StepCopy {
+			pl = pl.set("tags", []string{"copy"}).
+				set("vars", omap{}.
+					set("hagen_files", "{{ (lookup('ansible.builtin.file', playbook_dir ~ '/../"+bundle.ManifestName+"') | from_json).hosts[inventory_hostname].files }}").
+					set("hagen_service_paths", servicePaths(p))).
+				set("tasks", copyTasks(p)).
+				set("handlers", handlers(p))
 			plays = append(plays, pl)
 			continue
 		}
-		for i, c := range s.Commands {
-			var args any = c
-			if s.Creates != "" {
-				// Done once: skipped where the step's file exists.
-				args = map[string]string{"cmd": c, "creates": s.Creates}
-			}
-			pl.Tasks = append(pl.Tasks, task{"name": fmt.Sprintf("%s %d", s.Name, i+1), "ansible.builtin.shell": args})
+		tasks, err := stepTasks(s)
+		if err != nil {
+			return nil, err
 		}
-		if s.Check != "" {
-			pl.Tasks = append(pl.Tasks, task{
-				"name":                  s.Name + " check",
-				"ansible.builtin.shell": s.Check,
-				"register":              "check",
-				"until":                 "check.rc == 0",
-				"retries":               30,
-				"delay":                 10,
-				"changed_when":          false,
-			})
-		}
-		plays = append(plays, pl)
+		plays = append(plays, pl.set("tags", tags).set("tasks", tasks))
 	}
 	return marshal("Applies the bundle of cluster "+p.Name+" in RUNBOOK order:\n"+
 		"#   ansible-playbook -i inventory.yml site.yml\n"+
-		"# --tags copy only lays the files down; -e hagen_root=DIR lays them under DIR\n"+
-		"# (an image being built, a test).\n"+
+		"# A second run changes nothing on a cluster the first one set up; --check\n"+
+		"# --diff shows what a run would change. --tags copy only lays the files\n"+
+		"# down; -e hagen_root=DIR lays them under DIR (an image being built, a test).\n"+
 		"# At each operator action (a load balancer to configure, the CNI to install)\n"+
 		"# the play pauses until you type \""+confirmWord+"\"; without a terminal it stops there.\n"+
 		"# -e "+ConfirmedVar+"=true skips the pauses: pass it only when every\n"+
@@ -163,29 +148,22 @@ func playbook(p *model.Plan, steps []bundle.Step) ([]byte, error) {
 // does not wait without a terminal (it warns and goes on), so the
 // operator must type a word: a run without one stops at the assertion
 // instead of going on as if the action were done.
-func operatorTasks(s bundle.Step) []task {
+func operatorTasks(s bundle.Step) []omap {
 	confirmed := ConfirmedVar + " | default(false) | bool"
-	return []task{
-		{
-			"name":                  "Wait for the operator",
-			"ansible.builtin.pause": map[string]string{"prompt": s.Note + "\n\nType " + confirmWord + " and press Enter when it is done (Ctrl+C, then A, aborts)"},
-			"register":              "hagen_operator",
-			"when":                  "not (" + confirmed + ")",
-		},
-		{
-			"name": "The operator confirmed",
-			"ansible.builtin.assert": map[string]any{
-				"that":     "hagen_operator.user_input | trim | lower == '" + confirmWord + "'",
-				"fail_msg": s.Name + " is not confirmed. Run the playbook from a terminal and type " + confirmWord + " once it is done, or pass -e " + ConfirmedVar + "=true when every operator action is taken care of.",
-				"quiet":    true,
-			},
-			"when": "not (" + confirmed + ")",
-		},
-		{
-			"name":                  "Confirmed beforehand with " + ConfirmedVar,
-			"ansible.builtin.debug": map[string]string{"msg": s.Note},
-			"when":                  confirmed,
-		},
+	return []omap{
+		omap{}.set("name", "Wait for the operator").
+			set("ansible.builtin.pause", omap{}.set("prompt", block(wrapText(s.Note+"\n\nType "+confirmWord+" and press Enter when it is done (Ctrl+C, then A, aborts)")))).
+			set("register", "hagen_operator").
+			set("when", "not ("+confirmed+")"),
+		omap{}.set("name", "Check that the operator confirmed").
+			set("ansible.builtin.assert", omap{}.
+				set("that", "hagen_operator.user_input | trim | lower == '"+confirmWord+"'").
+				set("fail_msg", block(wrapText(s.Name+" is not confirmed. Run the playbook from a terminal and type "+confirmWord+" once it is done, or pass -e "+ConfirmedVar+"=true when every operator action is taken care of."))).
+				set("quiet", true)).
+			set("when", "not ("+confirmed+")"),
+		omap{}.set("name", "Say what was confirmed beforehand").
+			set("ansible.builtin.debug", omap{}.set("msg", block(wrapText(s.Note)))).
+			set("when", confirmed),
 	}
 }
 
@@ -218,32 +196,6 @@ func hostPattern(p *model.Plan) func([]string) string {
 			return g
 		}
 		return key(hs)
-	}
-}
-
-// copyTasks lay hosts/<host>/ onto the host with the manifest's modes and
-// owners; the file list comes from MANIFEST.json so the playbook stays
-// small for large clusters.
-func copyTasks() []task {
-	files := "{{ (lookup('ansible.builtin.file', playbook_dir ~ '/../MANIFEST.json') | from_json).hosts[inventory_hostname].files }}"
-	return []task{
-		{
-			"name":                 "Directories",
-			"ansible.builtin.file": map[string]string{"path": "{{ hagen_root | default('') }}{{ item }}", "state": "directory", "owner": "root", "group": "root", "mode": "0755"},
-			"loop":                 "{{ " + strings.Trim(files, "{} ") + " | map(attribute='path') | map('dirname') | unique | list }}",
-		},
-		{
-			"name": "Files",
-			"ansible.builtin.copy": map[string]string{
-				"src":   "{{ playbook_dir }}/../hosts/{{ inventory_hostname }}{{ item.path }}",
-				"dest":  "{{ hagen_root | default('') }}{{ item.path }}",
-				"mode":  "{{ item.mode }}",
-				"owner": "{{ item.owner }}",
-				"group": "root",
-			},
-			"loop":         files,
-			"loop_control": map[string]string{"label": "{{ item.path }}"},
-		},
 	}
 }
 

@@ -1,6 +1,9 @@
 package ansible
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,7 +57,8 @@ func TestOperatorActionsWait(t *testing.T) {
 	}
 	byName := map[string]parsedPlay{}
 	for _, pl := range plays {
-		byName[pl.Name] = pl
+		_, step, _ := strings.Cut(pl.Name, ": ")
+		byName[step] = pl
 	}
 	var operator []bundle.Step
 	for _, s := range steps {
@@ -76,7 +80,7 @@ func TestOperatorActionsWait(t *testing.T) {
 		for _, task := range pl.Tasks {
 			if m, ok := task["ansible.builtin.pause"].(map[string]any); ok {
 				pause = task
-				if prompt, _ := m["prompt"].(string); !strings.Contains(prompt, s.Note) || !strings.Contains(prompt, "Type "+confirmWord) {
+				if prompt, _ := m["prompt"].(string); !strings.Contains(oneLine(prompt), s.Note) || !strings.Contains(oneLine(prompt), "Type "+confirmWord) {
 					t.Errorf("%s: prompt %q does not state the action and the word to type", s.Name, prompt)
 				}
 			}
@@ -106,8 +110,12 @@ func registered(task map[string]any) string {
 	return r
 }
 
+// oneLine is s with its line breaks as spaces: the playbook wraps prose.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 // TestOnceOnlyTasksCreate: the playbook skips a step's commands where the
-// step's file exists (shell's creates:), as the RUNBOOK says to.
+// step's file exists (command's creates:, a stat for the modules), as the
+// RUNBOOK says to.
 func TestOnceOnlyTasksCreate(t *testing.T) {
 	p := testplan.Compile(t, testplan.ExternalEtcd)
 	out, err := playbook(p, runbook.Steps(p))
@@ -116,11 +124,92 @@ func TestOnceOnlyTasksCreate(t *testing.T) {
 	}
 	play := string(out)
 	for _, want := range []string{
-		"cmd: kubeadm init --config /etc/kubernetes/kubeadm/kubeadm.yaml\n        creates: /etc/kubernetes/admin.conf",
-		"cmd: kubeadm join --config /etc/kubernetes/kubeadm/kubeadm.yaml\n        creates: /etc/kubernetes/kubelet.conf",
+		"          - kubeadm\n          - init\n          - --config\n          - /etc/kubernetes/kubeadm/kubeadm.yaml\n        creates: /etc/kubernetes/admin.conf",
+		"          - kubeadm\n          - join\n          - --config\n          - /etc/kubernetes/kubeadm/kubeadm.yaml\n        creates: /etc/kubernetes/kubelet.conf",
 	} {
 		if !strings.Contains(play, want) {
 			t.Errorf("site.yml lacks\n%s\nin:\n%s", want, play)
+		}
+	}
+}
+
+// TestCommandTasks: each form of command a step has becomes the module an
+// Ansible user would write, and what cannot be said as a module reports a
+// change only when it says it made one.
+func TestCommandTasks(t *testing.T) {
+	for _, tc := range []struct {
+		cmds []string
+		want string // the tasks as YAML, in part
+	}{
+		{[]string{"systemctl daemon-reload"}, "ansible.builtin.systemd_service:\n    daemon_reload: true"},
+		{[]string{"systemctl enable etcd", "systemctl start --no-block etcd"},
+			"name: Enable and start etcd\n  ansible.builtin.systemd_service:\n    name: etcd\n    enabled: true\n    state: started"},
+		{[]string{"systemctl enable haproxy", "systemctl reload-or-restart haproxy"}, "name: haproxy\n    enabled: true\n    state: started"},
+		{[]string{"systemctl enable kubelet"}, "name: Enable kubelet\n  ansible.builtin.systemd_service:\n    name: kubelet\n    enabled: true"},
+		{[]string{"systemctl disable --now keepalived haproxy"}, "name: haproxy\n    enabled: false\n    state: stopped"},
+		{[]string{"systemctl stop kubelet"}, "name: kubelet\n    state: stopped"},
+		{[]string{"mkdir -p /etc/x"}, "ansible.builtin.file:\n    path: /etc/x\n    state: directory"},
+		{[]string{"ln -sf /a /b"}, "src: /a\n    dest: /b\n    state: link\n    force: true"},
+		{[]string{"rm -f /a /b"}, "path: /b\n    state: absent"},
+		{[]string{"kubeadm reset -f"}, "argv:\n      - kubeadm\n      - reset\n      - -f\n    removes: /etc/kubernetes/kubelet.conf"},
+		{[]string{"kubeadm init phase upload-config kubeadm --config /c"}, "changed_when: false"},
+		{[]string{"/usr/local/sbin/hagen-x add m1"}, "argv:\n      - /usr/local/sbin/hagen-x\n      - add\n      - m1\n  register: hagen_step_out\n  changed_when: hagen_step_out.stdout_lines | select('match', 'changed:') | list | length > 0"},
+		{[]string{"if true; then echo changed: x; fi"}, "ansible.builtin.shell:\n    cmd: |-\n      if true; then echo changed: x; fi\n  register: hagen_step_out\n  changed_when:"},
+	} {
+		tasks, err := stepTasks(bundle.Step{Name: "s", Hosts: []string{"h"}, Commands: tc.cmds})
+		if err != nil {
+			t.Errorf("%q: %v", tc.cmds, err)
+			continue
+		}
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		if err := enc.Encode(tasks); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("%q:\n%s\nlacks\n%s", tc.cmds, out, tc.want)
+		}
+	}
+	for _, bad := range []string{"systemctl mask etcd", "curl http://x", "systemctl enable --now etcd"} {
+		if _, err := stepTasks(bundle.Step{Name: "s", Commands: []string{bad}}); err == nil {
+			t.Errorf("%q: translated, want an error (a command hagen cannot say in Ansible)", bad)
+		}
+	}
+}
+
+// TestLongShellCommands stay one shell line, wrapped for the linters.
+func TestLongShellCommands(t *testing.T) {
+	long := "crictl exec $(crictl ps -q --name etcd) etcdctl --endpoints=" + strings.Repeat("https://10.0.0.10:2379,", 8) + "https://10.0.0.11:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt endpoint health 'a b'"
+	got := wrapShell(long)
+	for _, l := range strings.Split(got, "\n") {
+		if len(l) > maxLine+2 {
+			t.Errorf("line of %d characters: %q", len(l), l)
+		}
+	}
+	// sh removes backslash-newline; the indent after it separates words.
+	if strings.ReplaceAll(strings.ReplaceAll(got, " \\\n  ", " "), "\\\n", "") != long {
+		t.Errorf("wrapping changed the command:\n%s", got)
+	}
+}
+
+// TestLineLength: ansible-lint's production profile refuses lines over
+// 160 characters (yaml[line-length]); every golden playbook keeps to it.
+func TestLineLength(t *testing.T) {
+	plays, err := filepath.Glob("../../golden/*/ansible/site.yml")
+	if err != nil || len(plays) == 0 {
+		t.Fatalf("no golden playbooks: %v", err)
+	}
+	for _, p := range plays {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if len(line) > 160 {
+				t.Errorf("%s:%d: %d characters, ansible-lint allows 160: %s", p, i+1, len(line), line)
+			}
 		}
 	}
 }

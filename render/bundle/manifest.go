@@ -79,6 +79,11 @@ type ManifestEntry struct {
 	SHA256 string `json:"sha256"`
 }
 
+// ChangedMarker starts a line that a command of a step prints when it
+// changed something (hagen's scripts do): a transport reports the step
+// changed only then, so a second run on a live cluster reports nothing.
+const ChangedMarker = "changed:"
+
 // Step is one ordered apply step.
 type Step struct {
 	Name  string   `json:"name"`
@@ -96,8 +101,14 @@ type Step struct {
 	Check string `json:"check,omitempty"`
 	// Optional: a host that does not answer is skipped. Steps on hosts
 	// that leave the cluster are optional: the host may be gone.
-	Optional bool   `json:"optional,omitempty"`
-	Note     string `json:"note,omitempty"`
+	Optional bool `json:"optional,omitempty"`
+	// Boot: the step needs nothing of any other host and is safe on a
+	// machine of a running cluster too, so a machine may run it as it
+	// boots (cloud-init's runcmd; Ignition enables its units). Starting
+	// etcd is not one: a new member waits for its peers, and a machine
+	// that replaces a member must rejoin (procedures.replace-<host>).
+	Boot bool   `json:"boot,omitempty"`
+	Note string `json:"note,omitempty"`
 }
 
 // HostInfo is what the manifest says of a host besides its files.

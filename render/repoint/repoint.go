@@ -69,7 +69,7 @@ chmod 0600 "$tmp"
 mv "$tmp" "$conf"
 trap - EXIT
 systemctl restart kubelet
-echo "kubelet now uses $server"
+echo "changed: kubelet now uses $server"
 `, "@SERVER@", server)
 }
 

@@ -122,7 +122,7 @@ func removeMembers(p *model.Plan, c *model.Change) []bundle.Step {
 	}
 	for _, l := range c.Leaving {
 		steps = append(steps, bundle.Step{Name: stepRemoveNode + l.Name, Hosts: []string{init},
-			Commands: []string{fmt.Sprintf("if kubectl --kubeconfig %[1]s get node %[2]s >/dev/null 2>&1; then kubectl --kubeconfig %[1]s drain %[2]s --ignore-daemonsets --delete-emptydir-data --force --timeout=120s || echo 'drain incomplete: deleting the node anyway'; kubectl --kubeconfig %[1]s delete node %[2]s --ignore-not-found; fi", AdminConf, l.Name)},
+			Commands: []string{fmt.Sprintf("if kubectl --kubeconfig %[1]s get node %[2]s >/dev/null 2>&1; then kubectl --kubeconfig %[1]s drain %[2]s --ignore-daemonsets --delete-emptydir-data --force --timeout=120s || echo 'drain incomplete: deleting the node anyway'; kubectl --kubeconfig %[1]s delete node %[2]s --ignore-not-found && echo 'changed: node %[2]s deleted'; fi", AdminConf, l.Name)},
 			Note:     fmt.Sprintf("%s's pods move to the other nodes, and its Node goes.", l.Name)})
 	}
 	n := len(p.Etcd.Members) + len(c.Removed)
@@ -155,7 +155,7 @@ func retire(p *model.Plan, c *model.Change, f model.Former) bundle.Step {
 			cmds = append(cmds, "systemctl disable --now etcd")
 		}
 		d := p.Etcd.DataDir
-		cmds = append(cmds, fmt.Sprintf("if [ -d %[1]s ]; then rm -rf %[1]s.removed && mv %[1]s %[1]s.removed; fi", d))
+		cmds = append(cmds, fmt.Sprintf("if [ -d %[1]s ]; then rm -rf %[1]s.removed && mv %[1]s %[1]s.removed && echo 'changed: moved %[1]s to %[1]s.removed'; fi", d))
 	}
 	if formerIn(f.Name, c.Leaving) {
 		cmds = append(cmds, "kubeadm reset -f")

@@ -85,7 +85,7 @@ func replace(p *model.Plan, h *model.Host) []bundle.Step {
 			cmds = append(cmds, "systemctl enable haproxy", "systemctl reload-or-restart haproxy")
 		}
 		cmds = append(cmds, "systemctl enable keepalived", "systemctl reload-or-restart keepalived")
-		steps = append(steps, bundle.Step{Name: StepLoadBalancer, Hosts: []string{h.Name}, Commands: cmds})
+		steps = append(steps, bundle.Step{Name: StepLoadBalancer, Hosts: []string{h.Name}, Commands: cmds, Boot: true})
 	}
 	steps = append(steps, bundle.Step{Name: StepToken, Hosts: []string{otherMaster}, Commands: []string{lifecycle.BootstrapTokenScript}})
 	var cmds, ignore []string

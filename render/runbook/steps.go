@@ -74,7 +74,7 @@ func Steps(p *model.Plan) []bundle.Step {
 		Check: EtcdHealthCommand(p, running), Note: "Every member must report healthy before the control plane starts."})
 
 	if k := p.ControlPlane.Keepalived; k != nil {
-		lb := bundle.Step{Name: StepLoadBalancer, Hosts: cps}
+		lb := bundle.Step{Name: StepLoadBalancer, Hosts: cps, Boot: true}
 		// reload-or-restart: a running HAProxy reloads without dropping a
 		// connection, and keepalived re-reads its configuration keeping
 		// the VIP where it is; either starts if it does not run. Running

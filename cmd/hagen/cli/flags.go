@@ -11,6 +11,8 @@ const (
 	flagOut      = "out"
 	flagSecrets  = "secrets"
 	flagTar      = "tar"
+	flagCloud    = "cloud-init"
+	flagIgnition = "ignition"
 	flagForce    = "force"
 	flagOpenAPI  = "openapi"
 	flagJSON     = "json"

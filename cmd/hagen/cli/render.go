@@ -27,21 +27,28 @@ The bundle is written beside DIR and swapped into place, so DIR is either as
 it was or complete. A DIR that is non-empty but not a hagen bundle is
 refused unless --force is given.
 
-Example:
+With --cloud-init or --ignition, every host also gets user-data that lays
+its files as the machine boots and starts what may start then (keepalived,
+HAProxy); RUNBOOK.md's steps that need other hosts still run in order.
+
+Examples:
 
     hagen render examples/stacked-keepalived.cue -o out/
+    hagen render examples/stacked-keepalived.cue -o out/ --ignition
 `
 
 func renderCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:        "render",
 		Usage:       "write the per-host bundle for a spec",
-		UsageText:   "hagen render SPEC -o DIR [--secrets FILE] [--tar] [--force]",
+		UsageText:   "hagen render SPEC -o DIR [--secrets FILE] [--tar] [--cloud-init] [--ignition] [--force]",
 		Description: renderHelp,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: flagOut, Aliases: []string{"o"}, Usage: "write the bundle to `DIR`"},
 			&ucli.StringFlag{Name: flagSecrets, Usage: "the secrets `FILE` (default: secrets.yaml beside the spec)"},
 			&ucli.BoolFlag{Name: flagTar, Usage: "also write tar/<host>.tar.gz for every host"},
+			&ucli.BoolFlag{Name: flagCloud, Usage: "also write cloud-init/<host>.yaml, a #cloud-config user-data for every host (it holds the host's keys)"},
+			&ucli.BoolFlag{Name: flagIgnition, Usage: "also write ignition/<host>.ign, an Ignition config (spec 3.4.0) for every host (it holds the host's keys)"},
 			&ucli.BoolFlag{Name: flagForce, Usage: "replace DIR even if it is a non-empty directory that is not a hagen bundle"},
 		},
 		Action: runRender,
@@ -93,7 +100,7 @@ func runRender(c *ucli.Context) error {
 	for _, r := range issued.Reissued {
 		fmt.Fprintf(warn, "warning: re-issued %s for %s (%s): copy the new files, then restart %s there\n", r.Cert, r.Host, r.Reason, r.Restart)
 	}
-	b, err := render.RenderWith(plan, issued.Secrets, render.Options{Tarballs: c.Bool(flagTar)})
+	b, err := render.RenderWith(plan, issued.Secrets, render.Options{Tarballs: c.Bool(flagTar), CloudInit: c.Bool(flagCloud), Ignition: c.Bool(flagIgnition)})
 	if err != nil {
 		return err
 	}
