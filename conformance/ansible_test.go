@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hagen/hagen/compiler/model"
 )
 
 const (
@@ -29,15 +32,36 @@ func ansibleEnv() []string {
 
 // checkAnsibleCopy: the playbook's copy step, run locally with each host
 // laid under root/<host>, puts exactly the bundle's files there, byte for
-// byte, with the bundle's modes.
-func checkAnsibleCopy(playbook string, f *fixture, root string) error {
+// byte, with the bundle's modes; run again, and in check mode, it changes
+// nothing. It runs on the hosts given (every copy task runs a module per
+// file, a second or so each on this machine, three times).
+func checkAnsibleCopy(playbook string, f *fixture, root string, hosts []*model.Host) error {
 	dir := filepath.Join(f.dir, "ansible")
-	if _, err := run(5*time.Minute, dir, ansibleEnv(), playbook, "-i", "inventory.yml", "site.yml",
-		"--tags", "copy", "-c", "local", "-e", "hagen_root="+root+"/{{ inventory_hostname }}"); err != nil {
+	var limit []string
+	for _, h := range hosts {
+		limit = append(limit, h.Name)
+	}
+	copyPlay := func(extra ...string) (string, error) {
+		return run(5*time.Minute, dir, ansibleEnv(), playbook, append([]string{"-i", "inventory.yml", "site.yml",
+			"--tags", "copy", "-c", "local", "--limit", strings.Join(limit, ","),
+			"-e", "hagen_root=" + root + "/{{ inventory_hostname }}"}, extra...)...)
+	}
+	if _, err := copyPlay(); err != nil {
 		return err
 	}
+	// It converges: run again, and in check mode with diffs, it changes
+	// nothing anywhere.
+	for _, extra := range [][]string{nil, {"--check", "--diff"}} {
+		out, err := copyPlay(extra...)
+		if err != nil {
+			return fmt.Errorf("copy play run again %v: %w", extra, err)
+		}
+		if err := unchanged(out, len(hosts)); err != nil {
+			return fmt.Errorf("copy play run again %v: %w\n%s", extra, err, indent(out))
+		}
+	}
 	var e errs
-	for _, h := range f.plan.Hosts {
+	for _, h := range hosts {
 		got, err := snapshot(filepath.Join(root, h.Name))
 		if err != nil {
 			e.add(fmt.Errorf("%s: %v", h.Name, err))
@@ -57,6 +81,37 @@ func checkAnsibleCopy(playbook string, f *fixture, root string) error {
 			if fi, err := os.Stat(filepath.Join(root, h.Name, rel)); err != nil || fi.Mode().Perm() != file.Mode.Perm() {
 				e.add(fmt.Errorf("%s: %s mode %v, want %04o", h.Name, file.Path, fi.Mode().Perm(), file.Mode.Perm()))
 			}
+		}
+	}
+	return e.err()
+}
+
+// onePerRoles is the first host of each set of roles.
+func onePerRoles(f *fixture) []*model.Host {
+	var hosts []*model.Host
+	kinds := map[string]bool{}
+	for _, h := range f.plan.Hosts {
+		if k := fmt.Sprint(h.Roles); !kinds[k] {
+			kinds[k] = true
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// recapLine is a host's line of ansible-playbook's PLAY RECAP.
+var recapLine = regexp.MustCompile(`(?m)^(\S+)\s+: ok=\d+\s+changed=(\d+)`)
+
+// unchanged requires a PLAY RECAP of hosts hosts, each with changed=0.
+func unchanged(out string, hosts int) error {
+	lines := recapLine.FindAllStringSubmatch(out, -1)
+	if len(lines) != hosts {
+		return fmt.Errorf("PLAY RECAP lists %d hosts, want %d", len(lines), hosts)
+	}
+	var e errs
+	for _, l := range lines {
+		if l[2] != "0" {
+			e.add(fmt.Errorf("%s: changed=%s, want 0", l[1], l[2]))
 		}
 	}
 	return e.err()
@@ -96,7 +151,7 @@ func TestAnsible(t *testing.T) {
 func TestAnsibleCopy(t *testing.T) {
 	f := caseNamed(t, "example-external-etcd-haproxy")
 	playbook := tool(t, "ansible-playbook")
-	if err := checkAnsibleCopy(playbook, f, t.TempDir()); err != nil {
+	if err := checkAnsibleCopy(playbook, f, t.TempDir(), onePerRoles(f)); err != nil {
 		t.Error(err)
 	}
 }

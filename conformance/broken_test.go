@@ -46,7 +46,7 @@ func TestBrokenAnsibleLint(t *testing.T) {
 	for _, tc := range []struct {
 		what, old, new, want string
 	}{
-		{"a command without changed_when", "          register: hagen_step_out\n          changed_when: hagen_step_out.stdout_lines | select('match', 'changed:') | list | length > 0\n", "", "no-changed-when"},
+		{"a command without changed_when", "      changed_when: hagen_step_out.stdout_lines | select('match', 'changed:') | list | length > 0\n", "", "no-changed-when"},
 		{"a module without its collection", "ansible.builtin.systemd_service:", "systemd_service:", "fqcn"},
 	} {
 		dir := t.TempDir()
@@ -375,4 +375,32 @@ func TestBrokenAnsible(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFail(t, "misspelled play keyword", checkAnsibleSyntax(playbook, dir), "hostz")
+}
+
+// TestBrokenAnsibleCopy: a copy play with a task that reports a change on
+// every run (a command with no changed_when) does not converge, and the
+// second run's recap says so.
+func TestBrokenAnsibleCopy(t *testing.T) {
+	f := caseNamed(t, "example-external-etcd-haproxy")
+	playbook := tool(t, "ansible-playbook")
+	dir := t.TempDir()
+	if err := copyTree(f.dir, dir); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, ansiblePlaybook)
+	play, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := "    - name: Read which services run\n"
+	broken := bytes.Replace(play, []byte(old), []byte("    - name: Look around\n      ansible.builtin.command: \"true\"\n"+old), 1)
+	if bytes.Equal(broken, play) {
+		t.Fatalf("the playbook has no %q", old)
+	}
+	if err := os.WriteFile(p, broken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := *f
+	g.dir = dir
+	mustFail(t, "a copy play that always changes", checkAnsibleCopy(playbook, &g, t.TempDir(), f.plan.Hosts[:1]), "changed=1, want 0")
 }

@@ -43,7 +43,13 @@ func (m omap) replace(k string, v any) omap {
 // MarshalYAML writes the keys in order.
 func (m omap) MarshalYAML() (any, error) {
 	n := &yaml.Node{Kind: yaml.MappingNode}
+	seen := map[string]bool{}
 	for _, e := range m {
+		// Ansible keeps the last of two equal keys, with only a warning.
+		if seen[e.k] {
+			return nil, fmt.Errorf("key %s twice in one mapping", e.k)
+		}
+		seen[e.k] = true
 		var v yaml.Node
 		if err := v.Encode(e.v); err != nil {
 			return nil, fmt.Errorf("%s: %w", e.k, err)

@@ -153,7 +153,7 @@ func commandTasks(c string, enable *pending) ([]omap, error) {
 			t = t.set("changed_when", false)
 		case len(w) >= 2 && w[1] == "reset":
 			// Only where there is something to reset.
-			t = t.set("ansible.builtin.command", omap{}.set("argv", w).set("removes", "/etc/kubernetes/kubelet.conf"))
+			t = t.replace("ansible.builtin.command", omap{}.set("argv", w).set("removes", "/etc/kubernetes/kubelet.conf"))
 		}
 		return []omap{t}, nil
 	}
