@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -285,8 +286,14 @@ func checkHistory(h *model.History) error {
 			}
 		}
 	}
+	// A member's initial cluster names it: the flags of its first start.
+	// Its peer URL there may be an older one (a member whose address
+	// moved keeps the flags it was started with).
 	for i, x := range h.Members {
-		if !strings.Contains(x.InitialCluster, x.Name+"="+x.PeerURL) {
+		if !slices.ContainsFunc(strings.Split(x.InitialCluster, ","), func(e string) bool {
+			name, _, _ := strings.Cut(e, "=")
+			return name == x.Name
+		}) {
 			return fmt.Errorf("etcdMembers[%d]: initialCluster %q lacks the member itself", i, x.InitialCluster)
 		}
 	}

@@ -323,6 +323,10 @@ func TestBadEntries(t *testing.T) {
 			s.History.Members[0].PeerURL = strings.Replace(s.History.Members[0].PeerURL, "https:", "http:", 1)
 		}, "history", []string{"etcdMembers[0]"}},
 		{"history member not in its initial cluster", func(s *pki.Secrets) { s.History.Members[0].InitialCluster = "x=https://10.0.0.1:2380" }, "history", []string{"lacks the member itself"}},
+		{"history member a prefix of one in its initial cluster", func(s *pki.Secrets) {
+			m := &s.History.Members[0]
+			m.InitialCluster = m.Name + "x=" + m.PeerURL
+		}, "history", []string{"lacks the member itself"}},
 		{"history host address", func(s *pki.Secrets) { s.History.ControlPlane[0].Address = "10.0.0" }, "history", []string{"controlPlane[0]"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -331,6 +335,12 @@ func TestBadEntries(t *testing.T) {
 			wantSecretsError(t, marshal(t, s), c.entry, c.msgs...)
 		})
 	}
+	// A member whose address moved keeps the flags of its first start: its
+	// initial cluster names it at its old peer URL.
+	s := small(t)
+	m := &s.History.Members[0]
+	m.PeerURL = "https://10.9.9.9:2380"
+	parse(t, marshal(t, s))
 	// The edges of the valid ranges.
 	for _, pass := range []string{"a", "Ab3dEf7H"} {
 		s := small(t)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,14 +38,21 @@ type Operator interface {
 }
 
 // Failure is a step that did not succeed: the bundle is wrong, or the lab
-// found it so. It names the step, host and command.
+// found it so. It names the step, host and command, or, for what the lab
+// found on the live cluster after a step, the host the finding is about.
 type Failure struct {
 	Step, Host, Command string
 	Code                int
 	Output              string
+	// Finding is what the lab saw after the step succeeded (Command is
+	// then empty).
+	Finding string
 }
 
 func (f *Failure) Error() string {
+	if f.Finding != "" {
+		return fmt.Sprintf("step %s: %s", f.Step, f.Finding)
+	}
 	return fmt.Sprintf("step %s on %s: `%s` exited %d:\n%s", f.Step, f.Host, f.Command, f.Code, indent(f.Output))
 }
 
@@ -60,28 +68,49 @@ var DefaultTimeouts = Timeouts{Command: 8 * time.Minute, Check: 2 * time.Minute,
 
 // Runner applies one bundle to the lab's hosts.
 type Runner struct {
-	Bundle   *bundle.Bundle
+	Bundle *bundle.Bundle
+	// Steps are the steps to run: the manifest's when nil, or one of its
+	// procedures.
+	Steps    []hb.Step
 	Hosts    map[string]Host
 	Operator Operator
 	Timeouts Timeouts
 	Log      io.Writer
 	// Env is added to every step command's environment.
 	Env []string
+	// Watch, if set, looks at the live cluster after each step that
+	// succeeded: an error is a finding about the step (what it did is
+	// not what its note says it does).
+	Watch func(ctx context.Context, s hb.Step) error
 }
 
 // StepResult is one step as it ran.
 type StepResult struct {
 	Name     string
 	Hosts    []string
+	Start    time.Time
 	Duration time.Duration
-	ByOp     bool // carried out by the operator
+	// Watched is how long the Watch looked (or waited) after the step.
+	Watched time.Duration
+	// PerHost is how long each host took, for a serial step.
+	PerHost map[string]time.Duration
+	// Skipped are the hosts of an optional step that did not answer.
+	Skipped []string
+	ByOp    bool // carried out by the operator
 }
 
 // Lay writes every host file the manifest lists onto its host. The bytes
 // must match the manifest's digest: a bundle changed after rendering is
 // not laid.
-func (r *Runner) Lay() error {
+func (r *Runner) Lay() error { return r.LayHosts(nil) }
+
+// LayHosts lays the files of the named hosts (every host when nil), as a
+// replacement procedure's copy-files lays only the replaced host's.
+func (r *Runner) LayHosts(only []string) error {
 	for name, mh := range r.Bundle.Manifest.Hosts {
+		if only != nil && !slices.Contains(only, name) {
+			continue
+		}
 		h, ok := r.Hosts[name]
 		if !ok {
 			return fmt.Errorf("the lab has no host %s", name)
@@ -107,24 +136,37 @@ func (r *Runner) Lay() error {
 	return nil
 }
 
-// Run runs every step in the manifest's order. copy-files lays the files.
+// Run runs every step in order (the manifest's, or r.Steps). copy-files
+// lays the files of the hosts it names.
 func (r *Runner) Run(ctx context.Context) ([]StepResult, error) {
+	steps := r.Steps
+	if steps == nil {
+		steps = r.Bundle.Manifest.Steps
+	}
 	var out []StepResult
-	for _, s := range r.Bundle.Manifest.Steps {
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
 		start := time.Now()
-		res := StepResult{Name: s.Name, Hosts: s.Hosts}
+		res := StepResult{Name: s.Name, Hosts: s.Hosts, Start: start, PerHost: map[string]time.Duration{}}
 		r.logf("step %s on %s", s.Name, strings.Join(orNone(s.Hosts), ", "))
 		var err error
 		switch {
 		case s.Name == "copy-files":
-			err = r.Lay()
+			err = r.LayHosts(s.Hosts)
 		case len(s.Hosts) == 0 || len(s.Commands) == 0 && s.Check == "":
 			res.ByOp = true
 			err = r.Operator.Act(ctx, s)
 		default:
-			err = r.runStep(ctx, s)
+			err = r.runStep(ctx, s, &res)
 		}
 		res.Duration = time.Since(start)
+		if err == nil && r.Watch != nil {
+			t := time.Now()
+			err = r.Watch(ctx, s)
+			res.Watched = time.Since(t)
+		}
 		out = append(out, res)
 		if err != nil {
 			return out, err
@@ -133,11 +175,42 @@ func (r *Runner) Run(ctx context.Context) ([]StepResult, error) {
 	return out, nil
 }
 
-func (r *Runner) runStep(ctx context.Context, s hb.Step) error {
+// answers reports whether an optional step's host is there to run it: a
+// host the lab no longer has (a retired machine), a halted one, or one
+// whose agent does not answer is skipped, as a transport skips a host it
+// cannot reach.
+func (r *Runner) answers(s hb.Step, name string) bool {
+	h, ok := r.Hosts[name]
+	if !ok {
+		r.logf("  %s: skipped: the lab has no machine %s (optional step)", name, name)
+		return false
+	}
+	if _, err := h.Exec(agent.ExecArgs{Argv: []string{"true"}, Timeout: 5 * time.Second}); err != nil {
+		r.logf("  %s: skipped: it does not answer (optional step): %v", name, err)
+		return false
+	}
+	return true
+}
+
+func (r *Runner) runStep(ctx context.Context, s hb.Step, res *StepResult) error {
+	hosts := s.Hosts
+	if s.Optional {
+		hosts = nil
+		for _, name := range s.Hosts {
+			if r.answers(s, name) {
+				hosts = append(hosts, name)
+			} else {
+				res.Skipped = append(res.Skipped, name)
+			}
+		}
+	}
 	one := func(name string) error {
 		h, ok := r.Hosts[name]
 		if !ok {
-			return fmt.Errorf("step %s names host %s, which the lab does not have", s.Name, name)
+			// A required step is never skipped: a host it needs that is
+			// gone (a machine the render dropped and the lab powered off)
+			// fails it.
+			return &Failure{Step: s.Name, Host: name, Finding: fmt.Sprintf("the step is required on %s, and the lab has no running machine %s (a host the render drops is gone once its steps have run; only an optional step may pass it by)", name, name)}
 		}
 		if s.Creates != "" {
 			reply, err := h.Exec(agent.ExecArgs{Argv: []string{"test", "-e", s.Creates}, Timeout: 10 * time.Second})
@@ -157,15 +230,17 @@ func (r *Runner) runStep(ctx context.Context, s hb.Step) error {
 		return nil
 	}
 	if s.Serial {
-		for _, name := range s.Hosts {
+		for _, name := range hosts {
+			t0 := time.Now()
 			if err := one(name); err != nil {
 				return err
 			}
+			res.PerHost[name] = time.Since(t0)
 		}
 	} else {
 		var wg sync.WaitGroup
-		errs := make([]error, len(s.Hosts))
-		for i, name := range s.Hosts {
+		errs := make([]error, len(hosts))
+		for i, name := range hosts {
 			wg.Go(func() { errs[i] = one(name) })
 		}
 		wg.Wait()
@@ -178,7 +253,7 @@ func (r *Runner) runStep(ctx context.Context, s hb.Step) error {
 	if s.Check == "" {
 		return nil
 	}
-	for _, name := range s.Hosts {
+	for _, name := range hosts {
 		if err := r.check(ctx, s, name); err != nil {
 			return err
 		}

@@ -86,6 +86,61 @@ const (
 	RoleEtcd         = "etcd"
 )
 
+// The names MANIFEST.json (version 2) gives the steps of a change of
+// membership and of a replacement procedure; those for one member or host
+// end with its name (add-etcd-member-m3).
+const (
+	StepAddMember     = "add-etcd-member-"
+	StepStartMember   = "start-etcd-member-"
+	StepPromoteMember = "promote-etcd-member-"
+	StepRemoveMember  = "remove-etcd-member-"
+	StepReaddMember   = "readd-etcd-member-"
+	StepRejoin        = "rejoin-etcd-"
+	StepRemoveNode    = "remove-node-"
+	StepRetire        = "retire-"
+	StepEtcdServers   = "update-etcd-servers"
+	// ReplacePrefix names a host's replacement procedure.
+	ReplacePrefix = "replace-"
+)
+
+// ChangeStep reports whether a step belongs to a change of membership (or
+// a replacement), for the lab's figures.
+func ChangeStep(name string) bool {
+	for _, p := range []string{StepAddMember, StepStartMember, StepPromoteMember, StepRemoveMember, StepReaddMember, StepRejoin, StepRemoveNode, StepRetire} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	switch name {
+	case StepEtcdServers, "upload-kubeadm-config", "join-control-plane", "stop-load-balancer", "remove-masters-from-load-balancer", "check-etcd-membership", "refresh-bootstrap-token":
+		return true
+	}
+	return false
+}
+
+// Member is the member or host a change step names: m3 of
+// add-etcd-member-m3; "" for other steps.
+func Member(step string) (prefix, name string) {
+	for _, p := range []string{StepAddMember, StepStartMember, StepPromoteMember, StepRemoveMember, StepReaddMember, StepRejoin, StepRemoveNode, StepRetire} {
+		if n, ok := strings.CutPrefix(step, p); ok {
+			return p, n
+		}
+	}
+	return "", ""
+}
+
+// Address is the address of a host of the bundle or of one it drops.
+func (b *Bundle) Address(name string) (netip.Addr, bool) {
+	if h, ok := b.Host(name); ok {
+		return h.Address, true
+	}
+	if l, ok := b.Manifest.Leaving[name]; ok {
+		a, err := netip.ParseAddr(l.Address)
+		return a, err == nil
+	}
+	return netip.Addr{}, false
+}
+
 // Read reads the bundle in dir.
 func Read(dir string) (*Bundle, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, hb.ManifestName))
@@ -110,6 +165,11 @@ func Read(dir string) (*Bundle, error) {
 			return nil, fmt.Errorf("host %s: address %q: %w", name, mh.Address, err)
 		}
 		b.Hosts = append(b.Hosts, Host{Name: name, Roles: mh.Roles, Address: a})
+	}
+	for _, n := range m.Membership.ControlPlane {
+		if h, ok := b.Host(n); !ok || !h.Has(RoleControlPlane) {
+			return nil, fmt.Errorf("%s: membership.controlPlane names %s, which is not a control-plane host of the bundle", hb.ManifestName, n)
+		}
 	}
 	if err := b.readKubeadm(); err != nil {
 		return nil, err
@@ -145,6 +205,44 @@ func (b *Bundle) With(role string) []Host {
 	}
 	return out
 }
+
+// Masters are the control-plane hosts with the one that ran kubeadm init
+// first (keepalived's MASTER): in MANIFEST.json's membership order where
+// the manifest has one (version 2: a running cluster keeps its init host
+// whatever its name), else by name, as hagen orders a new cluster's.
+func (b *Bundle) Masters() []Host {
+	out := b.With(RoleControlPlane)
+	order := b.Manifest.Membership.ControlPlane
+	if len(order) == 0 {
+		return out
+	}
+	rank := map[string]int{}
+	for i, n := range order {
+		rank[n] = i
+	}
+	slices.SortStableFunc(out, func(x, y Host) int {
+		rx, okx := rank[x.Name]
+		ry, oky := rank[y.Name]
+		switch {
+		case okx && oky:
+			return rx - ry
+		case okx:
+			return -1
+		case oky:
+			return 1
+		}
+		return strings.Compare(x.Name, y.Name)
+	})
+	return out
+}
+
+// Init is the host that ran kubeadm init: the first of Masters.
+func (b *Bundle) Init() Host { return b.Masters()[0] }
+
+// Leaving are the hosts this render drops that its steps still address
+// (MANIFEST.json's leaving): they have no files, and their machines run
+// until the steps have taken them out.
+func (b *Bundle) Leaving() []string { return sortedKeys(b.Manifest.Leaving) }
 
 // EtcdMembers are the hosts with an etcd member: those the bundle gives
 // an etcd server certificate.

@@ -175,15 +175,21 @@ func Leaders(ctx context.Context, kube kubernetes.Interface, masters []string) (
 	return out, nil
 }
 
-// NodesRegistered: every host that runs a kubelet has a Node.
+// NodesRegistered: the Nodes are exactly the hosts that run kubeadm's
+// kubelet: every one has a Node, and no other Node is left (a master or
+// worker the render dropped must have been deleted).
 func NodesRegistered(ctx context.Context, kube kubernetes.Interface, want []string) error {
 	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
 	have := map[string]bool{}
+	var extra []string
 	for _, n := range nodes.Items {
 		have[n.Name] = true
+		if !slices.Contains(want, n.Name) {
+			extra = append(extra, n.Name)
+		}
 	}
 	var missing []string
 	for _, w := range want {
@@ -191,8 +197,16 @@ func NodesRegistered(ctx context.Context, kube kubernetes.Interface, want []stri
 			missing = append(missing, w)
 		}
 	}
+	var errs []string
 	if len(missing) > 0 {
-		return fmt.Errorf("no Node for %s", strings.Join(missing, ", "))
+		errs = append(errs, "no Node for "+strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		errs = append(errs, fmt.Sprintf("Nodes %s are not hosts of the bundle: the steps left them behind", strings.Join(extra, ", ")))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -17,18 +17,21 @@ import (
 	"github.com/hagen/hagen/lab/apply"
 	"github.com/hagen/hagen/lab/bundle"
 	"github.com/hagen/hagen/lab/cluster"
+	"github.com/hagen/hagen/lab/drill"
 	"github.com/hagen/hagen/lab/host"
 )
 
-const usage = `usage: hagen-lab [--keep] [--bin DIR] [--timeout D] [-v] BUNDLE...
+const usage = `usage: hagen-lab [--keep] [--bin DIR] [--timeout D] [-v] [--drill-last] [--replace HOST] BUNDLE...
 
 Brings the first rendered bundle up as a highly available control plane on
 this machine (one network, mount, UTS and PID namespace per host, as root),
 runs its MANIFEST.json steps as the RUNBOOK writes them, checks the cluster
 and drills it: the apiserver under the VIP stopped, a master halted and
 brought back, HAProxy killed. Every further BUNDLE is the next render of the
-same cluster: its files are laid over the live one, its steps run, and the
-checks and drills run again.
+same cluster: its files are laid over the live one, its steps run (a
+change of membership among them), and the checks and drills run again.
+--replace HOST then replaces a master or etcd member of the last bundle by
+a wiped machine with the bundle's own procedure, and checks again.
 
 Exit status: 0 every check passed, 1 a check failed (the bundle is wrong),
 2 usage, 3 the lab could not run. Everything the lab made (namespaces,
@@ -43,6 +46,9 @@ type options struct {
 	timeout time.Duration
 	verbose bool
 	state   string
+	replace string
+	// drillLast skips the drills on every bundle but the last.
+	drillLast bool
 }
 
 // labError is a failure of the lab itself (exit 3), not of the bundle.
@@ -63,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Minute, "end the run (and clean up) after this long")
 	fs.BoolVar(&o.verbose, "v", false, "log every step and command")
 	fs.StringVar(&o.state, "state", os.TempDir(), "where the lab mounts its tmpfs")
+	fs.StringVar(&o.replace, "replace", "", "after the last bundle, replace `HOST` (a master or etcd member): its machine halted, its disk wiped and reinstalled, then the last bundle's MANIFEST.json procedures[\"replace-HOST\"] run on it, and the checks again")
+	fs.BoolVar(&o.drillLast, "drill-last", false, "drill only after the last bundle (every bundle is still checked and re-applied)")
 	clean := fs.Bool("clean", false, "remove what earlier runs left (--keep, or a lab that was killed), then exit")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -95,6 +103,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		bundles = append(bundles, b)
+	}
+	if o.replace != "" {
+		last := bundles[len(bundles)-1]
+		if _, ok := last.Manifest.Procedures[bundle.ReplacePrefix+o.replace]; !ok {
+			fmt.Fprintf(stderr, "hagen-lab: --replace %s: %s has no procedure %s%s (MANIFEST.json procedures: a master or etcd member of a bundle of version 2)\n", o.replace, fs.Arg(fs.NArg()-1), bundle.ReplacePrefix, o.replace)
+			return exitUsage
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
@@ -141,8 +156,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// rehearse builds the lab and runs every bundle through it. The lab is
-// torn down whatever happens, unless --keep.
+// rehearse builds the lab and runs every bundle through it, then the
+// replacement drill if asked. The lab is torn down whatever happens,
+// unless --keep.
 func rehearse(ctx context.Context, l *host.Lab, o options, bundles []*bundle.Bundle, rep *report, stderr io.Writer) (err error) {
 	// A bug of the lab's is the lab's failure (exit 3), after cleanup.
 	defer func() {
@@ -172,30 +188,68 @@ func rehearse(ctx context.Context, l *host.Lab, o options, bundles []*bundle.Bun
 		return labError{err}
 	}
 	rep.figure("machines up", fmt.Sprintf("%d hosts booted and installed", len(c.Machines())), time.Since(start))
+	r := &session{c: c, rep: rep, log: log, drillLast: o.drillLast}
 	for i, b := range bundles {
 		if i > 0 {
 			if err := c.Next(b); err != nil {
 				return labError{err}
 			}
 		}
-		if err := applyBundle(ctx, c, b, rep, log, i == 0); err != nil {
+		if err := r.applyBundle(ctx, b, i == 0, i == len(bundles)-1); err != nil {
 			return err
-		}
-		if err := c.Retire(); err != nil {
-			return labError{err}
 		}
 		if err := ctx.Err(); err != nil {
 			return labError{err}
+		}
+		if rep.failed > 0 {
+			// A cluster that failed a check is not changed further: what
+			// the next bundle finds would be the first failure's echo.
+			if i+1 < len(bundles) {
+				rep.note(fmt.Sprintf("the bundles after %s were not applied: it failed", filepath.Base(b.Dir)))
+			}
+			return nil
+		}
+	}
+	if o.replace != "" {
+		if err := r.replaceDrill(ctx, o.replace); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// applyBundle lays a bundle and runs its steps, then checks and drills.
-func applyBundle(ctx context.Context, c *cluster.Cluster, b *bundle.Bundle, rep *report, log io.Writer, first bool) error {
-	r := &apply.Runner{Bundle: b, Hosts: c.ApplyHosts(), Operator: c, Timeouts: apply.DefaultTimeouts, Log: log}
+// session is one lab run's state across bundles.
+type session struct {
+	c   *cluster.Cluster
+	rep *report
+	log io.Writer
+	// drillLast drills only after the last bundle.
+	drillLast bool
+	// witness is the data written after the first bundle, read after
+	// every later one.
+	witness *witness
+}
+
+// applyBundle lays a bundle and runs its steps (a prober on the endpoint
+// while a live cluster changes), powers off the machines it drops, then
+// checks and drills.
+func (r *session) applyBundle(ctx context.Context, b *bundle.Bundle, first, last bool) error {
+	c, rep := r.c, r.rep
+	var p *drill.Prober
+	if !first {
+		var err error
+		if p, err = r.prober(ctx); err != nil {
+			return labError{err}
+		}
+	}
+	ar := &apply.Runner{Bundle: b, Hosts: c.ApplyHosts(), Operator: c, Timeouts: apply.DefaultTimeouts, Log: r.log, Watch: r.watch().step}
 	start := time.Now()
-	steps, err := r.Run(ctx)
+	steps, err := ar.Run(ctx)
+	end := time.Now()
+	noteSkipped(rep, filepath.Base(b.Dir), steps)
+	if p != nil {
+		p.Stop()
+	}
 	what := "applied"
 	if !first {
 		what = "re-applied (next render)"
@@ -208,25 +262,39 @@ func applyBundle(ctx context.Context, c *cluster.Cluster, b *bundle.Bundle, rep 
 	if err != nil {
 		return labError{err}
 	}
-	rep.figure("steps", fmt.Sprintf("%s %d steps of %s", what, len(steps), filepath.Base(b.Dir)), time.Since(start))
+	rep.figure("steps", fmt.Sprintf("%s %d steps of %s", what, len(steps), filepath.Base(b.Dir)), end.Sub(start))
+	if fig := changeFigures(steps); fig != "" {
+		rep.pass("membership steps", fig)
+	}
+	if p != nil {
+		rep.pass("endpoint during steps", duringSteps(p, steps, start, end))
+	}
+	if err := c.Retire(); err != nil {
+		return labError{err}
+	}
 	for _, n := range c.Notes {
 		rep.note(n)
 	}
 	c.Notes = nil
-	cl, err := upChecks(ctx, c, rep)
+	cl, err := upChecks(ctx, c, rep, true)
 	if err != nil {
+		return labError{err}
+	}
+	if err := r.data(ctx, cl, first); err != nil {
 		return labError{err}
 	}
 	if rep.failed > 0 {
 		return nil // a cluster that is not up is not drilled
 	}
-	if err := drills(ctx, c, cl, rep); err != nil {
+	if r.drillLast && !last {
+		rep.note(fmt.Sprintf("drills skipped on %s (--drill-last): the cluster is drilled after the last bundle", filepath.Base(b.Dir)))
+	} else if err := drills(ctx, c, cl, rep); err != nil {
 		return labError{err}
 	}
 	if rep.failed > 0 {
 		return nil
 	}
-	return reapply(ctx, c, cl, rep, log)
+	return reapply(ctx, c, cl, rep, r.log, r.watch().step)
 }
 
 // preconditions: the lab runs as root on Linux with ip(8) and the tools

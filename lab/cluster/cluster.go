@@ -14,6 +14,7 @@ import (
 	"maps"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -307,9 +308,13 @@ func (c *Cluster) Act(ctx context.Context, s hb.Step) error {
 			c.note("start-load-balancer: the cluster already runs: the load balancer is left as it is")
 			return nil
 		}
-		return c.balance(c.Bundle.With(bundle.RoleControlPlane)[:1])
+		return c.balance(c.Bundle.Masters()[:1])
 	case "add-masters-to-load-balancer":
-		return c.balance(c.Bundle.With(bundle.RoleControlPlane))
+		return c.balance(c.Bundle.Masters())
+	case "remove-masters-from-load-balancer":
+		// The masters that leave go out of the pool before they are
+		// drained and reset: the load balancer routes to this render's.
+		return c.balance(c.Bundle.Masters())
 	case "install-cni":
 		c.note("install-cni: not carried out: the lab has no container runtime, so no pod network; Nodes stay NotReady, as the RUNBOOK says they do until a CNI runs")
 		return nil
@@ -366,28 +371,76 @@ func (c *Cluster) balance(masters []bundle.Host) error {
 	return nil
 }
 
-// initialised reports whether kubeadm init has run on the first master.
+// initialised reports whether kubeadm init has run: the init host (the
+// manifest's first master) has an admin.conf.
 func (c *Cluster) initialised() bool {
-	init := c.Bundle.With(bundle.RoleControlPlane)[0].Name
-	_, ok, err := c.Hosts[init].Agent.ReadFile("/etc/kubernetes/admin.conf")
+	h := c.Hosts[c.Bundle.Init().Name]
+	if h == nil || !h.Running() {
+		return false
+	}
+	_, ok, err := h.Agent.ReadFile("/etc/kubernetes/admin.conf")
 	return err == nil && ok
 }
 
-// AdminConf puts the first master's admin.conf on the operator's
-// workstation, where kubectl and the bundle's cluster/ scripts use it.
+// AdminConf puts the cluster's admin.conf on the operator's workstation,
+// where kubectl and the bundle's cluster/ scripts use it: the init host's,
+// or, while that machine is down or being replaced, the first other
+// running master's (kubeadm join --control-plane writes one on each).
 func (c *Cluster) AdminConf() ([]byte, error) {
-	init := c.Bundle.With(bundle.RoleControlPlane)[0].Name
-	data, ok, err := c.Hosts[init].Agent.ReadFile("/etc/kubernetes/admin.conf")
-	if err != nil {
-		return nil, err
+	var data []byte
+	var tried []string
+	for _, m := range c.Bundle.Masters() {
+		h := c.Hosts[m.Name]
+		if h == nil || !h.Running() {
+			tried = append(tried, m.Name+" (not running)")
+			continue
+		}
+		d, ok, err := h.Agent.ReadFile("/etc/kubernetes/admin.conf")
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			data = d
+			break
+		}
+		tried = append(tried, m.Name)
 	}
-	if !ok {
-		return nil, fmt.Errorf("%s has no /etc/kubernetes/admin.conf: kubeadm init did not run", init)
+	if data == nil {
+		return nil, fmt.Errorf("no master has /etc/kubernetes/admin.conf (%s): kubeadm init did not run", strings.Join(tried, ", "))
 	}
 	if err := c.Operator.Agent.WriteFile(agent.FileArgs{Path: "/root/.kube/config", Data: data, Mode: 0o600}); err != nil {
 		return nil, err
 	}
 	return data, nil
+}
+
+// Wipe replaces a host's machine by a freshly installed one under the same
+// name and address: the machine is halted (every process ends at once),
+// its disk (/etc, /var with etcd's data directory, /root, /opt, /usr) is
+// emptied, and it is installed and booted as Build's are. Its old logs are
+// kept aside for a finding.
+func (c *Cluster) Wipe(name string) error {
+	h := c.Hosts[name]
+	if h == nil {
+		return fmt.Errorf("the lab has no machine %s", name)
+	}
+	if err := h.Halt(); err != nil {
+		return err
+	}
+	for _, d := range []string{"root", "containers"} {
+		if err := os.RemoveAll(filepath.Join(h.State, d)); err != nil {
+			return fmt.Errorf("%s: wiping its disk: %w", name, err)
+		}
+	}
+	j := filepath.Join(h.State, "journal")
+	if _, err := os.Stat(j); err == nil {
+		old := j + ".before-wipe"
+		_ = os.RemoveAll(old)
+		if err := os.Rename(j, old); err != nil {
+			return err
+		}
+	}
+	return c.provision(h)
 }
 
 // repointKubeProxy runs the bundle's cluster/kube-proxy-repoint.sh from the

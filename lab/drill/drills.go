@@ -44,7 +44,9 @@ type Result struct {
 	Figures map[string]time.Duration
 }
 
-func (e *Env) masters() []bundle.Host { return e.C.Bundle.With(bundle.RoleControlPlane) }
+// masters are the bundle's masters, the init host (keepalived's MASTER)
+// first.
+func (e *Env) masters() []bundle.Host { return e.C.Bundle.Masters() }
 
 func (e *Env) agents(hosts []bundle.Host) map[string]*agent.Client {
 	out := map[string]*agent.Client{}
@@ -57,8 +59,8 @@ func (e *Env) agents(hosts []bundle.Host) map[string]*agent.Client {
 }
 
 // Target is the master a drill breaks: the one holding the VIP (the
-// endpoint's traffic goes there), or the first master behind an external
-// load balancer.
+// endpoint's traffic goes there), or the init host behind an external load
+// balancer.
 func (e *Env) Target() (string, error) {
 	if k := e.C.Bundle.Keepalived; k != nil {
 		h, err := check.VIPHolder(e.agents(e.masters()), k.VIP)
@@ -75,7 +77,7 @@ func (e *Env) Target() (string, error) {
 
 // expectedHolder is the master keepalived's priorities give the VIP to
 // among the live ones: the first in VRRP order (the init host is MASTER,
-// priority 101; then 100, 99, ...).
+// priority 101; then 100, 99, ... in the manifest's order of masters).
 func (e *Env) expectedHolder(live []string) string {
 	for _, m := range e.masters() {
 		if slices.Contains(live, m.Name) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -155,4 +156,53 @@ func (p *Prober) WaitRecovered(ctx context.Context, t time.Time, stable, timeout
 		time.Sleep(200 * time.Millisecond)
 	}
 	return p.Since(t)
+}
+
+// Window is what the requests sent between from and to saw: how many
+// failed of how many, and the longest run of failures (from the first of
+// the run to the success that ended it, or to the last request sent).
+type Window struct {
+	Failed, Total int
+	Longest       time.Duration
+}
+
+func (w Window) String() string {
+	if w.Failed == 0 {
+		return fmt.Sprintf("no request failed (%d sent)", w.Total)
+	}
+	return fmt.Sprintf("%d of %d requests failed, the longest gap %s", w.Failed, w.Total, w.Longest.Round(100*time.Millisecond))
+}
+
+// Between counts the requests sent in [from, to).
+func (p *Prober) Between(from, to time.Time) Window {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// Requests end out of order: read them in the order they were sent.
+	ss := make([]sample, 0, len(p.samples))
+	for _, s := range p.samples {
+		if !s.at.Before(from) && s.at.Before(to) {
+			ss = append(ss, s)
+		}
+	}
+	slices.SortFunc(ss, func(a, b sample) int { return a.at.Compare(b.at) })
+	var w Window
+	var runStart time.Time
+	for _, s := range ss {
+		w.Total++
+		if !s.ok {
+			w.Failed++
+			if runStart.IsZero() {
+				runStart = s.at
+			}
+			continue
+		}
+		if !runStart.IsZero() {
+			w.Longest = max(w.Longest, s.at.Sub(runStart))
+			runStart = time.Time{}
+		}
+	}
+	if !runStart.IsZero() {
+		w.Longest = max(w.Longest, ss[len(ss)-1].at.Sub(runStart)+p.Interval)
+	}
+	return w
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,14 @@ func TestMain(m *testing.M) {
 // applying edits to the spec's text.
 func renderExample(t *testing.T, name, dir string, edits ...string) string {
 	t.Helper()
+	return renderCluster(t, name, name, dir, edits...)
+}
+
+// renderCluster renders examples/<name> as the next render of the cluster
+// key: with the secrets (and the history they keep) of key's earlier
+// renders, as renders with one secrets file are.
+func renderCluster(t *testing.T, key, name, dir string, edits ...string) string {
+	t.Helper()
 	path := filepath.Join("..", "..", "examples", name)
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -76,15 +85,19 @@ func renderExample(t *testing.T, name, dir string, edits ...string) string {
 		}
 		src = bytes.Replace(src, []byte(edits[i]), []byte(edits[i+1]), 1)
 	}
-	res, err := compiler.Compile(path, src)
+	var opts compiler.Options
+	if old := secrets[key]; old != nil {
+		opts = compiler.Options{History: old.History, Cluster: old.Cluster, Secrets: key}
+	}
+	res, err := compiler.CompileWith(path, src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	issued, err := (&pki.Issuer{}).Ensure(res.Plan, secretsFor(t, name, res))
+	issued, err := (&pki.Issuer{}).Ensure(res.Plan, secrets[key])
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets[name] = issued.Secrets
+	secrets[key] = issued.Secrets
 	b, err := render.Render(res.Plan, issued.Secrets)
 	if err != nil {
 		t.Fatal(err)
@@ -95,14 +108,19 @@ func renderExample(t *testing.T, name, dir string, edits ...string) string {
 	return dir
 }
 
-// secrets keeps each example's secrets, so that a next render of the same
-// cluster reuses its CAs, as a render with the same secrets file does.
+// secrets keeps each cluster's secrets, so that a next render of the same
+// cluster reuses its CAs and knows its membership, as a render with the
+// same secrets file does.
 var secrets = map[string]*pki.Secrets{}
-
-func secretsFor(t *testing.T, name string, _ *compiler.Result) *pki.Secrets { return secrets[name] }
 
 // lab runs hagen-lab on bundles and returns its report and exit status.
 func lab(t *testing.T, bundles ...string) (string, int) {
+	t.Helper()
+	return labArgs(t, nil, bundles...)
+}
+
+// labArgs is lab with more of hagen-lab's flags.
+func labArgs(t *testing.T, flags []string, bundles ...string) (string, int) {
 	t.Helper()
 	bin := os.Getenv("HAGEN_TOOLS_BIN")
 	if bin == "" {
@@ -110,7 +128,7 @@ func lab(t *testing.T, bundles ...string) (string, int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, labBinary, append([]string{"--bin", bin, "--timeout", "20m"}, bundles...)...)
+	cmd := exec.CommandContext(ctx, labBinary, append(append([]string{"--bin", bin, "--timeout", "20m"}, flags...), bundles...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -367,4 +385,138 @@ func renderOther(t *testing.T, name string) string {
 	dir := renderExample(t, name, filepath.Join(t.TempDir(), "other"))
 	secrets[name] = saved
 	return dir
+}
+
+// Spec edits that keep the change cases small: one worker each.
+var (
+	// growOne is examples/grow/1-one-master.cue with one worker.
+	growOne = []string{
+		"\t\"node-b1\": {address: \"10.132.1.21\", roles: [\"worker\"], zone: \"europe-west1-b\"}\n", "",
+		"\t\"node-b2\": {address: \"10.132.1.22\", roles: [\"worker\"], zone: \"europe-west1-b\"}\n", "",
+	}
+	// growThree is examples/grow/3-three-masters.cue with one worker.
+	growThree = append(slices.Clone(growOne),
+		"\t\"node-c0\": {address: \"10.132.2.20\", roles: [\"worker\"], zone: \"europe-west1-c\"}\n", "",
+		"\t\"node-c1\": {address: \"10.132.2.21\", roles: [\"worker\"], zone: \"europe-west1-c\"}\n", "",
+		"\t\"node-c2\": {address: \"10.132.2.22\", roles: [\"worker\"], zone: \"europe-west1-c\"}\n", "",
+		"\t\"node-d0\": {address: \"10.132.3.20\", roles: [\"worker\"], zone: \"europe-west1-d\"}\n", "",
+		"\t\"node-d1\": {address: \"10.132.3.21\", roles: [\"worker\"], zone: \"europe-west1-d\"}\n", "",
+		"\t\"node-d2\": {address: \"10.132.3.22\", roles: [\"worker\"], zone: \"europe-west1-d\"}\n", "",
+	)
+	// externalThree is examples/external-etcd-haproxy.cue (external etcd
+	// as static pods, keepalived and HAProxy: conformance's
+	// change-external-3-5-3-static-pod) with one worker; externalFive
+	// adds two etcd members.
+	externalThree = []string{"\tworker1: {address: \"192.168.10.31\", roles: [\"worker\"]}\n", ""}
+	externalFive  = append(slices.Clone(externalThree),
+		"\tetcd2: {address: \"192.168.10.22\", roles: [\"etcd\"]}\n",
+		"\tetcd2: {address: \"192.168.10.22\", roles: [\"etcd\"]}\n\tetcd3: {address: \"192.168.10.23\", roles: [\"etcd\"]}\n\tetcd4: {address: \"192.168.10.24\", roles: [\"etcd\"]}\n")
+)
+
+// TestChanges: changes of membership applied in turn to one live cluster
+// (hagen-lab with several bundles, the renders of one secrets file), then
+// a member replaced by a wiped machine. After each bundle every etcd
+// member is healthy, the data written after the first is read back from
+// each, the endpoint serves and the Nodes are exactly the bundle's.
+func TestChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		renders []struct {
+			example string
+			edits   []string
+		}
+		replace string
+		flags   []string
+		want    []string // report lines, each at least once
+		count   map[string]int
+	}{
+		{
+			// The seed post's walk: one master grows to three, stacked
+			// etcd under systemd behind the cloud's load balancer; then
+			// the init host is replaced.
+			name: "grow 1 to 3 masters, stacked, then replace the init host",
+			renders: []struct {
+				example string
+				edits   []string
+			}{{"grow/1-one-master.cue", growOne}, {"grow/3-three-masters.cue", growThree}},
+			replace: "master-b",
+			want: []string{
+				"drills skipped: apiserver stopped, master halted and master back mean failing over to another master, and first has 1",
+				"ok   membership steps ", "add-etcd-member-master-c", "promote-etcd-member-master-d",
+				"ok   data kept ", "ok   drill: replace master-b", "ok   replaced member ",
+			},
+			count: map[string]int{"ok   etcd ": 3, "ok   nodes ": 3, "ok   data kept ": 2, "ok   drill: master halted": 1},
+		},
+		{
+			// External etcd as static pods, keepalived and HAProxy: two
+			// members added, then removed again (the init host's masters
+			// stay); then an etcd member replaced.
+			name: "external etcd 3 to 5 to 3, static pods",
+			renders: []struct {
+				example string
+				edits   []string
+			}{{"external-etcd-haproxy.cue", externalThree}, {"external-etcd-haproxy.cue", externalFive}, {"external-etcd-haproxy.cue", externalThree}},
+			replace: "etcd0",
+			// The failover drills once, on the last bundle: the cluster
+			// is the example's, drilled by TestExamples too.
+			flags: []string{"--drill-last"},
+			want: []string{
+				"drills skipped on first (--drill-last)", "drills skipped on second (--drill-last)",
+				"ok   membership steps ", "add-etcd-member-etcd3", "remove-etcd-member-etcd4",
+				"the render drops etcd3: its machine is powered off",
+				"ok   drill: replace etcd0", "ok   replaced member ",
+			},
+			count: map[string]int{"ok   etcd ": 4, "ok   data kept ": 3, "ok   re-apply ": 3, "ok   drill: master halted": 1},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			key := "change: " + tc.name
+			var bundles []string
+			names := []string{"first", "second", "third"}
+			for i, r := range tc.renders {
+				bundles = append(bundles, renderCluster(t, key, r.example, filepath.Join(dir, names[i]), r.edits...))
+			}
+			report, code := labArgs(t, append(tc.flags, "--replace", tc.replace), bundles...)
+			if code != 0 || !strings.Contains(report, "\nPASSED: ") {
+				t.Fatalf("hagen-lab exited %d; want every check and drill passed", code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(report, w) {
+					t.Errorf("the report has no %q", w)
+				}
+			}
+			for w, n := range tc.count {
+				if got := strings.Count(report, w); got != n {
+					t.Errorf("the report has %d lines %q, want %d", got, w, n)
+				}
+			}
+		})
+	}
+}
+
+// TestBrokenChange: a change of membership whose new member starts as a
+// new cluster (--initial-cluster-state new, where a member added to a
+// running cluster needs existing) fails the lab with a finding that
+// names the step and the member.
+func TestBrokenChange(t *testing.T) {
+	dir := t.TempDir()
+	key := "broken change"
+	first := renderCluster(t, key, "grow/1-one-master.cue", filepath.Join(dir, "first"), growOne...)
+	next := renderCluster(t, key, "grow/3-three-masters.cue", filepath.Join(dir, "next"), growThree...)
+	breakBundle(t, next, func(host, path string, data []byte) []byte {
+		if host == "master-c" && path == "/etc/etcd.env" {
+			return bytes.ReplaceAll(data, []byte("ETCD_INITIAL_CLUSTER_STATE=existing"), []byte("ETCD_INITIAL_CLUSTER_STATE=new"))
+		}
+		return data
+	})
+	report, code := lab(t, first, next)
+	if code != 1 {
+		t.Errorf("hagen-lab exited %d on a broken change, want 1 (a check failed)", code)
+	}
+	for _, w := range []string{"FAIL steps", "start-etcd-member-master-c", "master-c"} {
+		if !strings.Contains(report, w) {
+			t.Errorf("the report does not name the fault: no %q", w)
+		}
+	}
 }

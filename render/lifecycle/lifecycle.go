@@ -44,6 +44,7 @@ const (
 // restarting. Every loop ends.
 const (
 	promoteTries = 150 // x 2 s
+	changeTries  = 30  // x 2 s
 	restartTries = 120 // x 1 s
 )
 
@@ -135,6 +136,7 @@ func memberData(p *model.Plan, self *model.Member) map[string]any {
 		"DropInDir":      path.Dir(kubeletetcd.DropInLink),
 		"MemberScript":   EtcdMemberScript,
 		"Tries":          promoteTries,
+		"ChangeTries":    changeTries,
 	}
 }
 
@@ -230,6 +232,29 @@ healthy() {
 	)
 }
 
+# change ARGS...: a change of membership through etcdctl. etcd refuses one
+# ("unhealthy cluster") until the member asked has been connected to a
+# quorum for 5 s, as just after a member was promoted or restarted; nothing
+# changed then, so it is asked again, a bounded number of times.
+change() {
+	i=0
+	while ! out=$(ctl "$@" 2>&1); do
+		case $out in
+		*"unhealthy cluster"*) ;;
+		*)
+			echo "$out" >&2
+			return 1
+			;;
+		esac
+		i=$((i + 1))
+		if [ "$i" -ge {{.ChangeTries}} ]; then
+			echo "$out" >&2
+			return 1
+		fi
+		sleep 2
+	done
+}
+
 add() {
 	row "$1"
 	pick "$1"
@@ -238,7 +263,7 @@ add() {
 		echo "$1 is a member already ($id, $status, $role)"
 		return 0
 	fi
-	ctl member add "$1" --peer-urls="$peer"{{if .Learners}} --learner{{end}} >/dev/null
+	change member add "$1" --peer-urls="$peer"{{if .Learners}} --learner{{end}} || die "adding $1 failed"
 	echo "added $1 at $peer{{if .Learners}} as a learner: it votes once promoted{{end}}"
 }
 
@@ -279,7 +304,7 @@ remove() {
 		echo "$1 is not a member: nothing to remove"
 		return 0
 	fi
-	ctl member remove "$id" >/dev/null
+	change member remove "$id" || die "removing $1 ($id) failed"
 	echo "removed $1 ($id)"
 }
 
@@ -304,10 +329,10 @@ readd() {
 			return 0
 			;;
 		esac
-		ctl member remove "$id" >/dev/null
+		change member remove "$id" || die "removing the stale $1 ($id) failed"
 		echo "removed the stale $1 ($id)"
 	fi
-	ctl member add "$1" --peer-urls="$peer"{{if .Learners}} --learner{{end}} >/dev/null
+	change member add "$1" --peer-urls="$peer"{{if .Learners}} --learner{{end}} || die "adding $1 failed"
 	echo "added $1 again at $peer: run hagen-etcd-rejoin on $1"
 }
 
