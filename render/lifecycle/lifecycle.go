@@ -264,7 +264,7 @@ add() {
 		return 0
 	fi
 	change member add "$1" --peer-urls="$peer"{{if .Learners}} --learner{{end}} || die "adding $1 failed"
-	echo "added $1 at $peer{{if .Learners}} as a learner: it votes once promoted{{end}}"
+	echo "changed: added $1 at $peer{{if .Learners}} as a learner: it votes once promoted{{end}}"
 }
 
 promote() {
@@ -285,7 +285,7 @@ promote() {
 		started,learner)
 			# etcd refuses until the learner has caught up with the leader.
 			if ctl member promote "$id" >/dev/null 2>&1; then
-				echo "promoted $1 to a voting member"
+				echo "changed: promoted $1 to a voting member"
 				continue
 			fi
 			;;
@@ -305,7 +305,7 @@ remove() {
 		return 0
 	fi
 	change member remove "$id" || die "removing $1 ($id) failed"
-	echo "removed $1 ($id)"
+	echo "changed: removed $1 ($id)"
 }
 
 readd() {
@@ -330,10 +330,10 @@ readd() {
 			;;
 		esac
 		change member remove "$id" || die "removing the stale $1 ($id) failed"
-		echo "removed the stale $1 ($id)"
+		echo "changed: removed the stale $1 ($id)"
 	fi
 	change member add "$1" --peer-urls="$peer"{{if .Learners}} --learner{{end}} || die "adding $1 failed"
-	echo "added $1 again at $peer: run hagen-etcd-rejoin on $1"
+	echo "changed: added $1 again at $peer: run hagen-etcd-rejoin on $1"
 }
 
 case ${1:-} in
@@ -389,7 +389,7 @@ ln -sf {{.DropIn}} {{.DropInLink}}
 systemctl daemon-reload
 systemctl enable kubelet
 systemctl restart kubelet
-echo "hagen-etcd-rejoin: {{.Self}} starts; then, on a member that runs: hagen-etcd-member promote {{.Self}}"
+echo "changed: hagen-etcd-rejoin: {{.Self}} starts; then, on a member that runs: hagen-etcd-member promote {{.Self}}"
 {{- else}}
 
 {{.MemberScript}} readd {{.Self}}
@@ -402,6 +402,7 @@ EOF
 systemctl daemon-reload
 systemctl enable etcd
 systemctl restart --no-block etcd
+echo "changed: hagen-etcd-rejoin: {{.Self}} starts with the running cluster"
 {{.MemberScript}} promote {{.Self}}
 {{- end}}
 `))
@@ -421,7 +422,7 @@ if awk -v want="- $flag" '{ sub(/^[ \t]+/, "") } $0 == want { found = 1 } END { 
 	echo "the apiserver's etcd endpoints are current"
 else
 	sed -i "s|- --etcd-servers=.*\$|- $flag|" "$manifest"
-	echo "set $flag; the kubelet restarts the apiserver"
+	echo "changed: set $flag; the kubelet restarts the apiserver"
 fi
 
 # running: whether a kube-apiserver in this host's network namespace runs
@@ -471,5 +472,5 @@ if $kubectl -n kube-system get secret "bootstrap-token-$id" >/dev/null 2>&1; the
 fi
 kubeadm token create --kubeconfig {{.AdminConf}} "$token" --ttl {{.TTL}} \
 	--description "hagen: joins of cluster {{.Cluster}}" >/dev/null
-echo "bootstrap token $id is valid for {{.TTL}}"
+echo "changed: bootstrap token $id is valid for {{.TTL}}"
 `))
