@@ -3,6 +3,9 @@
 package testplan
 
 import (
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/hagen/hagen/compiler"
@@ -16,6 +19,23 @@ func Compile(t testing.TB, src string) *model.Plan {
 	res, err := compiler.Compile("t.cue", []byte(src))
 	if err != nil {
 		t.Fatalf("compile:\n%s\n%v", src, err)
+	}
+	return res.Plan
+}
+
+// Example compiles the repository's examples/<name>, failing t on any
+// problem.
+func Example(t testing.TB, name string) *model.Plan {
+	t.Helper()
+	_, here, _, _ := runtime.Caller(0)
+	path := filepath.Join(filepath.Dir(here), "..", "..", "examples", name)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := compiler.Compile(path, src)
+	if err != nil {
+		t.Fatalf("compile %s: %v", name, err)
 	}
 	return res.Plan
 }

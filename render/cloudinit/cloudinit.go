@@ -7,10 +7,7 @@ package cloudinit
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/base64"
 	"fmt"
-	"io"
 	"io/fs"
 	"slices"
 	"strconv"
@@ -18,6 +15,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/hagen/hagen/internal/gzb64"
 	"github.com/hagen/hagen/render/bundle"
 )
 
@@ -54,7 +52,7 @@ type WriteFile struct {
 func Host(cluster, host string, files []bundle.File, steps []bundle.Step) ([]byte, error) {
 	var c Config
 	for _, f := range files {
-		content, err := pack(f.Data)
+		content, err := gzb64.Pack(f.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -85,22 +83,6 @@ func Host(cluster, host string, files []bundle.File, steps []bundle.Step) ([]byt
 	return out.Bytes(), nil
 }
 
-// pack gzips data deterministically (no name, no time) and base64-encodes it.
-func pack(data []byte) (string, error) {
-	var buf bytes.Buffer
-	gz, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return "", err
-	}
-	if _, err := gz.Write(data); err != nil {
-		return "", err
-	}
-	if err := gz.Close(); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
-}
-
 // Decode reads user-data that Host wrote back into the files it lays and
 // the commands it runs.
 func Decode(data []byte) ([]bundle.File, []string, error) {
@@ -116,15 +98,7 @@ func Decode(data []byte) ([]bundle.File, []string, error) {
 		if w.Encoding != encoding {
 			return nil, nil, fmt.Errorf("write_files[%d] %s: encoding %q, want %q", i, w.Path, w.Encoding, encoding)
 		}
-		raw, err := base64.StdEncoding.DecodeString(w.Content)
-		if err != nil {
-			return nil, nil, fmt.Errorf("write_files[%d] %s: %v", i, w.Path, err)
-		}
-		gz, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return nil, nil, fmt.Errorf("write_files[%d] %s: %v", i, w.Path, err)
-		}
-		content, err := io.ReadAll(gz)
+		content, err := gzb64.Unpack(w.Content)
 		if err != nil {
 			return nil, nil, fmt.Errorf("write_files[%d] %s: %v", i, w.Path, err)
 		}

@@ -1,16 +1,14 @@
 package cloudinit_test
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hagen/hagen/compiler"
 	"github.com/hagen/hagen/compiler/model"
-	"github.com/hagen/hagen/pki"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render"
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/cloudinit"
@@ -20,24 +18,12 @@ import (
 // files with their modes and owners, and runs the boot steps (the load
 // balancers) on the masters only.
 func TestUserData(t *testing.T) {
-	path := "../../examples/stacked-keepalived.cue"
-	src, err := os.ReadFile(path)
+	plan := testplan.Example(t, "stacked-keepalived.cue")
+	b, err := render.RenderWith(plan, testplan.Secrets(t, plan), render.Options{CloudInit: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := compiler.Compile(path, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issued, err := (&pki.Issuer{}).Ensure(res.Plan, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := render.RenderWith(res.Plan, issued.Secrets, render.Options{CloudInit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range res.Plan.Hosts {
+	for _, h := range plan.Hosts {
 		f, ok := b.Get(cloudinit.Path(h.Name))
 		if !ok {
 			t.Fatalf("no %s", cloudinit.Path(h.Name))

@@ -11,16 +11,14 @@ package ignition
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"slices"
 	"strings"
 
+	"github.com/hagen/hagen/internal/gzb64"
 	"github.com/hagen/hagen/render/bundle"
 )
 
@@ -200,18 +198,8 @@ func unitName(s string) string {
 }
 
 func dataURL(data []byte) (string, error) {
-	var buf bytes.Buffer
-	gz, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return "", err
-	}
-	if _, err := gz.Write(data); err != nil {
-		return "", err
-	}
-	if err := gz.Close(); err != nil {
-		return "", err
-	}
-	return dataPrefix + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+	packed, err := gzb64.Pack(data)
+	return dataPrefix + packed, err
 }
 
 // Decode reads a config that Host wrote back into the files it lays
@@ -232,15 +220,7 @@ func Decode(data []byte) ([]bundle.File, []string, error) {
 		if f.Contents.Compression != "gzip" || !strings.HasPrefix(f.Contents.Source, dataPrefix) {
 			return nil, nil, fmt.Errorf("storage.files[%d] %s: want a gzipped data URL", i, f.Path)
 		}
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(f.Contents.Source, dataPrefix))
-		if err != nil {
-			return nil, nil, fmt.Errorf("storage.files[%d] %s: %v", i, f.Path, err)
-		}
-		gz, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return nil, nil, fmt.Errorf("storage.files[%d] %s: %v", i, f.Path, err)
-		}
-		content, err := io.ReadAll(gz)
+		content, err := gzb64.Unpack(strings.TrimPrefix(f.Contents.Source, dataPrefix))
 		if err != nil {
 			return nil, nil, fmt.Errorf("storage.files[%d] %s: %v", i, f.Path, err)
 		}

@@ -1,7 +1,6 @@
 package ignition_test
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -9,8 +8,7 @@ import (
 	ignconfig "github.com/coreos/ignition/v2/config/v3_4"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hagen/hagen/compiler"
-	"github.com/hagen/hagen/pki"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render"
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/ignition"
@@ -19,25 +17,13 @@ import (
 // renderExample renders examples/<name> with the Ignition configs.
 func renderExample(t *testing.T, name string) (*bundle.Bundle, []string) {
 	t.Helper()
-	path := "../../examples/" + name
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := compiler.Compile(path, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issued, err := (&pki.Issuer{}).Ensure(res.Plan, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := render.RenderWith(res.Plan, issued.Secrets, render.Options{Ignition: true})
+	plan := testplan.Example(t, name)
+	b, err := render.RenderWith(plan, testplan.Secrets(t, plan), render.Options{Ignition: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var hosts []string
-	for _, h := range res.Plan.Hosts {
+	for _, h := range plan.Hosts {
 		hosts = append(hosts, h.Name)
 	}
 	return b, hosts

@@ -1,11 +1,10 @@
 package lifecycle_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/hagen/hagen/compiler"
+	"github.com/hagen/hagen/internal/testplan"
 	"github.com/hagen/hagen/render/bundle"
 	"github.com/hagen/hagen/render/lifecycle"
 )
@@ -16,16 +15,7 @@ import (
 // unchanged, even the one that added a member.
 func TestScriptsSayWhatChanged(t *testing.T) {
 	for _, example := range []string{"stacked-keepalived.cue", "external-etcd-haproxy.cue"} {
-		path := "../../examples/" + example
-		src, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := compiler.Compile(path, src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files, err := lifecycle.Files(res.Plan)
+		files, err := lifecycle.Files(testplan.Example(t, example))
 		if err != nil {
 			t.Fatal(err)
 		}
