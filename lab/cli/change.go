@@ -51,6 +51,10 @@ const joinWithin = 90 * time.Second
 type membershipWatch struct {
 	r        *session
 	learners bool
+	// stale is the ID of the member a replacement removes (0: none):
+	// after a re-add or a rejoin, etcd listing that ID at the member's
+	// peer URL means the step did not replace it.
+	stale uint64
 }
 
 func (r *session) watch() *membershipWatch {
@@ -121,6 +125,9 @@ func (w *membershipWatch) step(ctx context.Context, s hb.Step) error {
 		if !ok {
 			return finding(firstHost(s), "etcd has no member at %s after the step: %s was not added", peer, name)
 		}
+		if w.stale != 0 && m.ID == w.stale {
+			return finding(firstHost(s), "etcd still lists the stale %s (%x) at %s after the step: it was not removed and added again", name, m.ID, peer)
+		}
 		if !m.Started() && !m.Learner && w.learners {
 			voters, started := 0, 0
 			for _, x := range ms {
@@ -146,7 +153,10 @@ func (w *membershipWatch) step(ctx context.Context, s hb.Step) error {
 			if !ok {
 				return fmt.Errorf("etcd has no member at %s", peer)
 			}
-			if m = found; !m.Started() {
+			if m = found; w.stale != 0 && m.ID == w.stale {
+				return fmt.Errorf("etcd lists only the stale %s (%x), which the replacement removes", name, m.ID)
+			}
+			if !m.Started() {
 				return fmt.Errorf("etcd lists %s (%x) as unstarted", name, m.ID)
 			}
 			return nil
@@ -340,10 +350,12 @@ func (r *session) replaceDrill(ctx context.Context, name string) error {
 	const what = "drill: replace "
 	proc := b.Manifest.Procedures[bundle.ReplacePrefix+name]
 	before := ""
+	watch := r.watch()
 	if a, ok := b.Address(name); ok {
-		if ms, err := check.EtcdMemberList(ctx, r.clients(), r.watch().endpoints()); err == nil {
+		if ms, err := check.EtcdMemberList(ctx, r.clients(), watch.endpoints()); err == nil {
 			if m, ok := check.FindMember(ms, check.PeerURL(a)); ok {
 				before = fmt.Sprintf("%x", m.ID)
+				watch.stale = m.ID
 			}
 		}
 	}
@@ -358,7 +370,7 @@ func (r *session) replaceDrill(ctx context.Context, name string) error {
 	}
 	wiped := time.Since(t0)
 	halt := p.Between(t0, time.Now())
-	ar := &apply.Runner{Bundle: b, Steps: proc, Hosts: c.ApplyHosts(), Operator: c, Timeouts: apply.DefaultTimeouts, Log: r.log, Watch: r.watch().step}
+	ar := &apply.Runner{Bundle: b, Steps: proc, Hosts: c.ApplyHosts(), Operator: c, Timeouts: apply.DefaultTimeouts, Log: r.log, Watch: watch.step}
 	t1 := time.Now()
 	steps, err := ar.Run(ctx)
 	t2 := time.Now()
