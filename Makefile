@@ -38,7 +38,7 @@ tools:
 	HAGEN_TOOLS_BIN=$(TOOLS) tools/build.sh
 
 conformance: tools
-	HAGEN_TOOLS_BIN=$(TOOLS) $(GO) test -count=1 -timeout 30m ./conformance/
+	HAGEN_TOOLS_BIN=$(TOOLS) $(GO) test -count=1 -timeout 50m ./conformance/
 
 # The lab: the examples a lab can host brought up as HA control planes in
 # namespaces, checked, drilled and re-applied, then bundles broken on
