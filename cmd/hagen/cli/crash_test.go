@@ -116,9 +116,8 @@ func TestKilledRenders(t *testing.T) {
 // more (make long, part of make test).
 const longTests = "HAGEN_LONG_TESTS"
 
-// movedMaster2 reports whether the secrets file's history has master2 at
-// its second address.
-func movedMaster2(t *testing.T, path string) bool {
+// readSecrets parses the secrets file, failing the test if it does not.
+func readSecrets(t *testing.T, path string) *pki.Secrets {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -128,7 +127,14 @@ func movedMaster2(t *testing.T, path string) bool {
 	if err != nil {
 		t.Fatalf("the secrets file is damaged: %v", err)
 	}
-	for _, m := range s.History.Members {
+	return s
+}
+
+// movedMaster2 reports whether the secrets file's history has master2 at
+// its second address.
+func movedMaster2(t *testing.T, path string) bool {
+	t.Helper()
+	for _, m := range readSecrets(t, path).History.Members {
 		if m.Name == "master2" {
 			return m.PeerURL == "https://10.0.0.42:2380"
 		}
@@ -141,14 +147,7 @@ func movedMaster2(t *testing.T, path string) bool {
 // the file does not parse.
 func readCAs(t *testing.T, path string) string {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := pki.ParseSecrets(path, raw)
-	if err != nil {
-		t.Fatalf("the secrets file is damaged: %v", err)
-	}
+	s := readSecrets(t, path)
 	var b strings.Builder
 	for _, ca := range pki.CAs() {
 		b.WriteString(s.CAs[ca.Name].Cert + s.CAs[ca.Name].Key)
