@@ -35,6 +35,10 @@ PACKAGES=(
 	iproute2
 	util-linux
 	procps
+	# Hosts the playbook reaches over SSH (the lab's Ansible transport):
+	# sshd on each host, the client on the operator's workstation.
+	openssh-server
+	openssh-client
 )
 
 missing=()
@@ -80,18 +84,20 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Belt and braces: stop anything a postinst may have started regardless.
 pid1="$(ps -p 1 -o comm= 2>/dev/null || true)"
-for svc in etcd keepalived haproxy; do
+for svc in etcd keepalived haproxy ssh; do
 	if [ "$pid1" = "systemd" ]; then
 		"${SUDO[@]}" systemctl stop "$svc" >/dev/null 2>&1 || true
 		"${SUDO[@]}" systemctl disable "$svc" >/dev/null 2>&1 || true
 	else
 		# Not under systemd: look for a daemon running the packaged binary
 		# and stop it by pid (never by broad name matching).
-		for pid in $(pidof "$svc" 2>/dev/null || true); do
+		bin="$svc"
+		[ "$svc" = ssh ] && bin=sshd
+		for pid in $(pidof "$bin" 2>/dev/null || true); do
 			exe="$(readlink -f "/proc/$pid/exe" 2>/dev/null || true)"
 			case "$exe" in
-			/usr/bin/"$svc" | /usr/sbin/"$svc")
-				echo "apt.sh: stopping $svc (pid $pid) started by postinst"
+			/usr/bin/"$bin" | /usr/sbin/"$bin")
+				echo "apt.sh: stopping $bin (pid $pid) started by postinst"
 				"${SUDO[@]}" kill "$pid" 2>/dev/null || true
 				;;
 			esac

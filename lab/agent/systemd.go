@@ -106,7 +106,22 @@ func (s *systemd) dispatch(args []string, out, errb *bytes.Buffer) int {
 	var verb string
 	var names []string
 	noBlock, now, quiet := false, false, false
-	for _, a := range args {
+	var q query
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		// value is the argument of an option written "--opt=V", "--opt V"
+		// or "-o V".
+		value := func() (string, bool) {
+			if _, v, ok := strings.Cut(a, "="); ok {
+				return v, true
+			}
+			if i+1 < len(args) {
+				i++
+				return args[i], true
+			}
+			fmt.Fprintf(errb, "systemctl (hagen-lab): option %s needs a value\n", a)
+			return "", false
+		}
 		switch {
 		case a == "--no-block":
 			noBlock = true
@@ -114,12 +129,32 @@ func (s *systemd) dispatch(args []string, out, errb *bytes.Buffer) int {
 			now = true
 		case a == "-q" || a == "--quiet":
 			quiet = true
-		case a == "--no-pager" || a == "--no-legend" || a == "--full" || a == "-l" || a == "--system":
+		case a == "-a" || a == "--all":
+			q.all = true
+		case a == "--value":
+			q.valueOnly = true
+		case a == "--no-legend":
+			q.noLegend = true
+		case a == "--no-pager" || a == "--full" || a == "-l" || a == "--system" || a == "--plain":
+		case a == "-t" || a == "--type" || strings.HasPrefix(a, "--type="):
+			v, ok := value()
+			if !ok {
+				return 1
+			}
+			q.types = append(q.types, strings.Split(v, ",")...)
+		case a == "-p" || a == "--property" || strings.HasPrefix(a, "--property="):
+			v, ok := value()
+			if !ok {
+				return 1
+			}
+			q.props = append(q.props, strings.Split(v, ",")...)
 		case strings.HasPrefix(a, "-"):
 			fmt.Fprintf(errb, "systemctl (hagen-lab): option %s is not supported by the lab's systemd stand-in\n", a)
 			return 1
 		case verb == "":
 			verb = a
+		case verb == "list-units" || verb == "list-unit-files":
+			names = append(names, a) // patterns, as written
 		default:
 			names = append(names, unitName(a))
 		}
@@ -222,6 +257,12 @@ func (s *systemd) dispatch(args []string, out, errb *bytes.Buffer) int {
 		return code
 	case "status":
 		return s.status(names, out, errb)
+	case "show":
+		return s.show(names, q, out, errb)
+	case "list-units":
+		return s.listUnits(names, q, out, errb)
+	case "list-unit-files":
+		return s.listUnitFiles(names, q, out, errb)
 	case "reset-failed":
 		s.mu.Lock()
 		for _, n := range names {
@@ -428,6 +469,11 @@ func (s *systemd) launch(sv *service, u *unit.Unit) int {
 		sv.state, sv.sub, sv.result, sv.since = "failed", "failed", "resources", now
 		return 1
 	}
+	if err := makeRuntimeDirs(u); err != nil {
+		s.logf(sv.name, "Failed to set up runtime directory: %v", err)
+		sv.state, sv.sub, sv.result, sv.since = "failed", "failed", "resources", now
+		return 1
+	}
 	logf, err := s.openLog(sv.name)
 	if err != nil {
 		return 1
@@ -538,6 +584,7 @@ func (s *systemd) watch(sv *service, u *unit.Unit, pid int, done <-chan unix.Wai
 	}
 	if sv.stopping {
 		sv.state, sv.sub, sv.since = "inactive", "dead", time.Now()
+		removeRuntimeDirs(u)
 		return
 	}
 	if clean {
@@ -571,6 +618,30 @@ func (s *systemd) watch(sv *service, u *unit.Unit, pid int, done <-chan unix.Wai
 		sv.state, sv.sub = "failed", "failed"
 	}
 	sv.since = time.Now()
+	removeRuntimeDirs(u)
+}
+
+// makeRuntimeDirs makes the unit's RuntimeDirectory= under /run with its
+// mode, as systemd does before the unit's first command.
+func makeRuntimeDirs(u *unit.Unit) error {
+	for _, d := range u.RuntimeDirectory {
+		p := filepath.Join("/run", d)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, os.FileMode(u.RuntimeDirectoryMode)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeRuntimeDirs removes them when the unit has stopped
+// (RuntimeDirectoryPreserve=no).
+func removeRuntimeDirs(u *unit.Unit) {
+	for _, d := range u.RuntimeDirectory {
+		_ = os.RemoveAll(filepath.Join("/run", d))
+	}
 }
 
 func cleanExit(u *unit.Unit, ws unix.WaitStatus) bool {

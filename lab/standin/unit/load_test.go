@@ -435,3 +435,49 @@ ConditionPathExists=relative
 	same(t, "ExecStartPre (a drop-in stops at its error)", pre, []string{"/bin/before"})
 	same(t, "Conditions", len(u.Conditions), 0)
 }
+
+// Debian 12's openssh-server unit, which the lab's hosts run for the
+// Ansible transport: sshd needs its privilege separation directory,
+// /run/sshd, made by RuntimeDirectory=.
+func TestDebianSSH(t *testing.T) {
+	root := host(t, map[string]string{
+		"/lib/systemd/system/ssh.service": "@debian/ssh.service",
+		"/etc/default/ssh":                "@debian/default-ssh",
+	})
+	u := load(t, root, "ssh.service")
+	same(t, "Type", u.Type, "notify")
+	same(t, "argv (SSHD_OPTS= is no word)", argv(t, root, u), []string{"/usr/sbin/sshd", "-D"})
+	same(t, "ExecStartPre", u.ExecStartPre[0].Args, []string{"/usr/sbin/sshd", "-t"})
+	same(t, "ExecReload", len(u.ExecReload), 2)
+	same(t, "KillMode", u.KillMode, "process")
+	same(t, "RuntimeDirectory", u.RuntimeDirectory, []string{"sshd"})
+	same(t, "RuntimeDirectoryMode", u.RuntimeDirectoryMode, uint32(0o755))
+	same(t, "Alias", u.Alias, []string{"sshd.service"})
+}
+
+func TestRuntimeDirectory(t *testing.T) {
+	root := host(t, map[string]string{
+		"/etc/systemd/system/x.service": `[Service]
+ExecStart=/bin/true
+RuntimeDirectory=a b/c ./a
+RuntimeDirectory=/abs ../up d/../../up
+RuntimeDirectoryMode=0700
+RuntimeDirectoryMode=999
+`,
+		"/etc/systemd/system/y.service": "[Service]\nExecStart=/bin/true\nRuntimeDirectory=a\nRuntimeDirectory=\nRuntimeDirectory=z\n",
+	})
+	u := load(t, root, "x.service")
+	same(t, "RuntimeDirectory", u.RuntimeDirectory, []string{"a", "b/c"})
+	same(t, "RuntimeDirectoryMode (an invalid one keeps the last valid)", u.RuntimeDirectoryMode, uint32(0o700))
+	var got []string
+	for _, d := range u.Ignored {
+		got = append(got, d.String())
+	}
+	same(t, "Ignored", got, []string{
+		`/etc/systemd/system/x.service:4: [Service] RuntimeDirectory: "/abs" is not a path relative to /run, ignored (as systemd does)`,
+		`/etc/systemd/system/x.service:4: [Service] RuntimeDirectory: "../up" is not a path relative to /run, ignored (as systemd does)`,
+		`/etc/systemd/system/x.service:4: [Service] RuntimeDirectory: "d/../../up" is not a path relative to /run, ignored (as systemd does)`,
+		"/etc/systemd/system/x.service:6: [Service] RuntimeDirectoryMode: not an octal file mode, ignored (as systemd does)",
+	})
+	same(t, "an empty assignment clears the list", load(t, root, "y.service").RuntimeDirectory, []string{"z"})
+}

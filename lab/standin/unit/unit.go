@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,8 +80,14 @@ type Unit struct {
 	WorkingDirectoryMissingOK bool
 	User, Group               string
 	PIDFile                   string
-	Environment               []string  // NAME=value, from Environment=
-	EnvironmentFiles          []EnvFile // read at each start, by Env
+	Environment               []string // NAME=value, from Environment=
+	// RuntimeDirectory are directories below /run that the manager makes
+	// (mode RuntimeDirectoryMode, 0755 unless written) before the unit's
+	// first command and removes when it stops (RuntimeDirectoryPreserve=
+	// no, the default): sshd's privilege separation directory is one.
+	RuntimeDirectory     []string
+	RuntimeDirectoryMode uint32
+	EnvironmentFiles     []EnvFile // read at each start, by Env
 
 	// [Install]
 	WantedBy, RequiredBy, Alias []string
@@ -199,6 +206,7 @@ type loader struct {
 	sp *specifiers
 	// Which settings were written, for the defaults that depend on it.
 	typeSet, startTimeoutSet, startLimitIntervalSet, startLimitBurstSet bool
+	runtimeDirectoryModeSet                                             bool
 	restartSecSet, stopTimeoutSet, killModeSet, killSignalSet           bool
 	successAction                                                       bool
 }
@@ -363,6 +371,15 @@ func (ld *loader) set(a assignment) error {
 		}
 	case "Service.PIDFile":
 		ld.pidFile(a)
+	case "Service.RuntimeDirectory":
+		ld.runtimeDirectory(a)
+	case "Service.RuntimeDirectoryMode":
+		m, err := strconv.ParseUint(v, 8, 32)
+		if err != nil || m > 0o7777 {
+			ld.invalid(a, "not an octal file mode")
+			return nil
+		}
+		u.RuntimeDirectoryMode, ld.runtimeDirectoryModeSet = uint32(m), true
 	case "Service.Environment":
 		ld.environment(a)
 	case "Service.EnvironmentFile":
@@ -779,6 +796,30 @@ func (ld *loader) pidFile(a assignment) {
 	ld.u.PIDFile = s
 }
 
+// runtimeDirectory applies RuntimeDirectory=: relative paths, each below
+// /run, none leaving it; an empty assignment clears the list.
+func (ld *loader) runtimeDirectory(a assignment) {
+	if a.value == "" {
+		ld.u.RuntimeDirectory = nil
+		return
+	}
+	s, err := ld.sp.expand(a.value)
+	if err != nil {
+		ld.invalid(a, "%v", err)
+		return
+	}
+	for _, d := range strings.Fields(s) {
+		c := simplifyPath(d)
+		if strings.HasPrefix(d, "/") || c == "." || slices.Contains(strings.Split(c, "/"), "..") {
+			ld.invalid(a, "%q is not a path relative to /run", d)
+			continue
+		}
+		if !slices.Contains(ld.u.RuntimeDirectory, c) {
+			ld.u.RuntimeDirectory = append(ld.u.RuntimeDirectory, c)
+		}
+	}
+}
+
 // finish applies the defaults that depend on what was written and refuses
 // what systemd 252's service_verify() refuses.
 func (ld *loader) finish() error {
@@ -815,6 +856,9 @@ func (ld *loader) finish() error {
 	}
 	if !ld.startLimitBurstSet {
 		u.StartLimitBurst = DefaultStartLimitBurst
+	}
+	if !ld.runtimeDirectoryModeSet {
+		u.RuntimeDirectoryMode = 0o755
 	}
 	refuse := func(msg string) error { return &Error{Unit: u.Name, File: u.Path, Msg: msg} }
 	switch {
