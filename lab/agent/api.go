@@ -1,6 +1,6 @@
 // Package agent is what runs as PID 1 of every lab host: it gives the host
-// its own filesystem (overlays of the machine's /etc, /var, /usr and /root,
-// a fresh /run) and hostname, supervises its processes, and answers the
+// its own filesystem (overlays of the machine's /etc, /var, /usr and /opt,
+// a /root of its own, a fresh /run) and hostname, supervises its processes, and answers the
 // lab, the systemctl and crictl stand-ins and the kubelet stand-in over a
 // unix socket. Because it is PID 1 of the host's PID namespace, ending it
 // ends every process the host ran: a halted machine, and a cleanup that

@@ -15,7 +15,16 @@ import (
 // reads the packages installed on the machine (keepalived, haproxy, curl)
 // and keeps what it writes (the bundle, kubeadm's files, etcd's data) to
 // itself. /tmp and the lab's own directories stay shared.
-var Overlaid = []string{"/etc", "/var", "/usr", "/root", "/opt"}
+var Overlaid = []string{"/etc", "/var", "/usr", "/opt"}
+
+// rootHome is root's home on a freshly installed Debian machine: the
+// shell start-up files of base-files, nothing of the lab machine's own
+// /root (a pyenv or a module cache, which would run for every SSH command
+// or be seen by every host).
+var rootHome = map[string]string{
+	".bashrc":  "/usr/share/base-files/dot.bashrc",
+	".profile": "/usr/share/base-files/dot.profile",
+}
 
 // Config is how the lab starts an agent.
 type Config struct {
@@ -29,6 +38,30 @@ type Config struct {
 
 // Socket is the agent socket's path below a host's state directory.
 func Socket(state string) string { return filepath.Join(state, "agent.sock") }
+
+// mountRootHome mounts the host's own /root, made on its first boot from
+// base-files' start-up files, kept on its disk below State.
+func mountRootHome(c Config) error {
+	home := filepath.Join(c.State, "root", "root-home")
+	if _, err := os.Stat(home); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return err
+		}
+		for name, src := range rootHome {
+			data, err := os.ReadFile(src)
+			if err != nil {
+				return fmt.Errorf("root's %s: %w", name, err)
+			}
+			if err := os.WriteFile(filepath.Join(home, name), data, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	if err := unix.Mount(home, "/root", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mounting %s on /root: %w", home, err)
+	}
+	return nil
+}
 
 // boot gives the host its filesystem and hostname. It runs as PID 1 of a
 // fresh PID, mount and UTS namespace, in the host's network namespace.
@@ -54,6 +87,9 @@ func boot(c Config) error {
 		if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
 			return fmt.Errorf("overlay on %s: %w", dir, err)
 		}
+	}
+	if err := mountRootHome(c); err != nil {
+		return err
 	}
 	// A machine boots with an empty /run.
 	if err := unix.Mount("tmpfs", "/run", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {

@@ -155,7 +155,7 @@ func (r *Runner) Run(ctx context.Context) ([]StepResult, error) {
 		switch {
 		case s.Name == "copy-files":
 			err = r.LayHosts(s.Hosts)
-		case len(s.Hosts) == 0 || len(s.Commands) == 0 && s.Check == "":
+		case ByOperator(s):
 			res.ByOp = true
 			err = r.Operator.Act(ctx, s)
 		default:
@@ -173,6 +173,13 @@ func (r *Runner) Run(ctx context.Context) ([]StepResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// ByOperator is whether s is a person's to carry out (configure a load
+// balancer, install the CNI): it names no host, or has neither commands
+// nor a check. copy-files is a transport's.
+func ByOperator(s hb.Step) bool {
+	return s.Name != "copy-files" && (len(s.Hosts) == 0 || len(s.Commands) == 0 && s.Check == "")
 }
 
 // answers reports whether an optional step's host is there to run it: a

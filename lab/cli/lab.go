@@ -49,6 +49,10 @@ type options struct {
 	replace string
 	// drillLast skips the drills on every bundle but the last.
 	drillLast bool
+	// transport is how the bundle reaches the hosts: the lab runs its
+	// steps (transportSteps), or the operator runs its playbook over SSH
+	// (transportAnsible).
+	transport string
 }
 
 // labError is a failure of the lab itself (exit 3), not of the bundle.
@@ -71,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.state, "state", os.TempDir(), "where the lab mounts its tmpfs")
 	fs.StringVar(&o.replace, "replace", "", "after the last bundle, replace `HOST` (a master or etcd member): its machine halted, its disk wiped and reinstalled, then the last bundle's MANIFEST.json procedures[\"replace-HOST\"] run on it, and the checks again")
 	fs.BoolVar(&o.drillLast, "drill-last", false, "drill only after the last bundle (every bundle is still checked and re-applied)")
+	fs.StringVar(&o.transport, "transport", transportSteps, "how the bundle reaches the hosts: `steps` (the lab lays MANIFEST.json's files and runs its steps) or ansible (the operator's workstation runs ansible/site.yml over SSH, then again, which must change nothing, then with --check --diff; one bundle, no --replace)")
 	clean := fs.Bool("clean", false, "remove what earlier runs left (--keep, or a lab that was killed), then exit")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -103,6 +108,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		bundles = append(bundles, b)
+	}
+	switch {
+	case o.transport != transportSteps && o.transport != transportAnsible:
+		fmt.Fprintf(stderr, "hagen-lab: --transport %s: want %s or %s\n", o.transport, transportSteps, transportAnsible)
+		return exitUsage
+	case o.transport == transportAnsible && (len(bundles) > 1 || o.replace != ""):
+		fmt.Fprintln(stderr, "hagen-lab: --transport ansible runs one bundle and no --replace: the lab watches a change of membership step by step, which only the steps transport lets it do")
+		return exitUsage
 	}
 	if o.replace != "" {
 		last := bundles[len(bundles)-1]
@@ -183,12 +196,12 @@ func rehearse(ctx context.Context, l *host.Lab, o options, bundles []*bundle.Bun
 		log = rep.w
 	}
 	start := time.Now()
-	c, err := cluster.Build(l, bundles[0], o.bin, log)
+	c, err := cluster.Build(l, bundles[0], o.bin, log, cluster.Options{SSH: o.transport == transportAnsible})
 	if err != nil {
 		return labError{err}
 	}
 	rep.figure("machines up", fmt.Sprintf("%d hosts booted and installed", len(c.Machines())), time.Since(start))
-	r := &session{c: c, rep: rep, log: log, drillLast: o.drillLast}
+	r := &session{c: c, rep: rep, log: log, drillLast: o.drillLast, transport: o.transport}
 	for i, b := range bundles {
 		if i > 0 {
 			if err := c.Next(b); err != nil {
@@ -228,6 +241,8 @@ type session struct {
 	// witness is the data written after the first bundle, read after
 	// every later one.
 	witness *witness
+	// transport is the --transport: steps or ansible.
+	transport string
 }
 
 // applyBundle lays a bundle and runs its steps (a prober on the endpoint
@@ -241,6 +256,9 @@ func (r *session) applyBundle(ctx context.Context, b *bundle.Bundle, first, last
 		if p, err = r.prober(ctx); err != nil {
 			return labError{err}
 		}
+	}
+	if r.transport == transportAnsible {
+		return r.applyByAnsible(ctx, b)
 	}
 	ar := &apply.Runner{Bundle: b, Hosts: c.ApplyHosts(), Operator: c, Timeouts: apply.DefaultTimeouts, Log: r.log, Watch: r.watch().step}
 	start := time.Now()

@@ -302,7 +302,21 @@ func drills(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *rep
 // cluster, as a configuration-management tool does on every run: every
 // step must succeed, and no static pod, kubelet or service may be
 // disrupted, nor a client see an error.
-func reapply(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *report, log ioWriter, watch func(context.Context, hb.Step) error) error {
+func reapply(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *report, log io.Writer, watch func(context.Context, hb.Step) error) error {
+	return undisturbed(ctx, c, cl, rep, "re-apply", func() (string, error) {
+		r := &apply.Runner{Bundle: c.Bundle, Hosts: c.ApplyHosts(), Operator: c, Timeouts: apply.DefaultTimeouts, Log: log, Watch: watch}
+		steps, err := r.Run(ctx)
+		noteSkipped(rep, "re-apply", steps)
+		c.Notes = nil // the first application's notes, again
+		return "every step ran again on the live cluster", err
+	})
+}
+
+// undisturbed runs what a transport does on a live cluster (run) with a
+// prober on the endpoint, and reports it under name: run must succeed,
+// no service's or static pod's process may change, and no request may
+// fail meanwhile.
+func undisturbed(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *report, name string, run func() (string, error)) error {
 	hc, err := cl.HTTP(time.Second)
 	if err != nil {
 		return err
@@ -314,14 +328,11 @@ func reapply(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *re
 	p := &drill.Prober{Client: hc, URL: "https://" + c.Bundle.Endpoint.String() + "/readyz", Interval: 100 * time.Millisecond}
 	p.Start(ctx)
 	t0 := time.Now()
-	r := &apply.Runner{Bundle: c.Bundle, Hosts: c.ApplyHosts(), Operator: c, Timeouts: apply.DefaultTimeouts, Log: log, Watch: watch}
-	steps, err := r.Run(ctx)
-	noteSkipped(rep, "re-apply", steps)
+	what, err := run()
 	out := p.WaitRecovered(ctx, t0, 3*time.Second, time.Minute)
 	p.Stop()
-	c.Notes = nil // the first application's notes, again
 	if err != nil {
-		rep.result("re-apply", "", 0, err)
+		rep.result(name, what, time.Since(t0), err)
 		return nil
 	}
 	after, err := snapshot(c)
@@ -337,11 +348,11 @@ func reapply(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *re
 	var rerr error
 	switch {
 	case len(changed) > 0:
-		rerr = fmt.Errorf("running the steps again disrupted %s", strings.Join(changed, ", "))
+		rerr = fmt.Errorf("%s disrupted %s", name, strings.Join(changed, ", "))
 	case out.Failed > 0:
-		rerr = fmt.Errorf("clients saw errors while the steps ran again: %s", out)
+		rerr = fmt.Errorf("clients saw errors during %s: %s", name, out)
 	}
-	rep.result("re-apply", fmt.Sprintf("every step ran again on the live cluster; %d processes undisturbed; %s", len(before), out), time.Since(t0), rerr)
+	rep.result(name, fmt.Sprintf("%s; %d processes undisturbed; %s", what, len(before), out), time.Since(t0), rerr)
 	return nil
 }
 

@@ -42,6 +42,9 @@ type Cluster struct {
 	// Notes are what the lab did not do, or did in place of a person.
 	Notes []string
 
+	// ssh, when set, is the operator's key pair: every bundle host runs
+	// sshd and lets the operator in as root (the Ansible transport).
+	ssh      *sshKeys
 	self     string
 	log      io.Writer
 	lbOn     []string // the masters the external load balancer routes to
@@ -64,8 +67,16 @@ const (
 	LBName       = "lab-lb"
 )
 
+// Options are how the machines are built.
+type Options struct {
+	// SSH makes every bundle host reachable over SSH from the operator's
+	// workstation (root, key authentication, known host keys), for a
+	// transport that logs in: Ansible.
+	SSH bool
+}
+
 // Build makes and boots the machines for b.
-func Build(l *host.Lab, b *bundle.Bundle, bin string, log io.Writer) (*Cluster, error) {
+func Build(l *host.Lab, b *bundle.Bundle, bin string, log io.Writer, opts Options) (*Cluster, error) {
 	kit, err := machine.KitFor(bin, b.Manifest.Software)
 	if err != nil {
 		return nil, err
@@ -75,6 +86,11 @@ func Build(l *host.Lab, b *bundle.Bundle, bin string, log io.Writer) (*Cluster, 
 		return nil, err
 	}
 	c := &Cluster{Lab: l, Bundle: b, Kit: kit, Hosts: map[string]*host.Host{}, Names: map[string]netip.Addr{}, self: self, log: log}
+	if opts.SSH {
+		if c.ssh, err = newSSHKeys(l.State); err != nil {
+			return nil, err
+		}
+	}
 	iface := c.iface()
 	used := map[netip.Addr]bool{}
 	for _, h := range b.Hosts {
@@ -114,6 +130,9 @@ func Build(l *host.Lab, b *bundle.Bundle, bin string, log io.Writer) (*Cluster, 
 			return nil, err
 		}
 	}
+	if err := c.writeKnownHosts(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -147,6 +166,9 @@ func (c *Cluster) Next(b *bundle.Bundle) error {
 			return err
 		}
 		c.note(fmt.Sprintf("the next render adds %s: a new machine was installed for it", h.Name))
+	}
+	if err := c.writeKnownHosts(); err != nil {
+		return err
 	}
 	if len(added) > 0 {
 		// Every machine learns the new names, as DNS would.
@@ -224,6 +246,9 @@ func (c *Cluster) provision(h *host.Host) error {
 	}
 	if err := machine.Install(h, c.Kit, c.self, c.Names); err != nil {
 		return fmt.Errorf("%s: installing: %w", h.Name, err)
+	}
+	if err := c.installSSH(h); err != nil {
+		return fmt.Errorf("%s: installing sshd: %w", h.Name, err)
 	}
 	if err := h.Halt(); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hagen/hagen/lab/agent"
 	"github.com/hagen/hagen/lab/host"
@@ -43,6 +44,10 @@ func KitFor(bin string, sw hb.Software) (*Kit, error) {
 	etcd, err := minorOf(sw.Etcd)
 	if err != nil {
 		return nil, fmt.Errorf("etcd %q: %w", sw.Etcd, err)
+	}
+	// The hosts link to the binaries: a relative --bin would dangle.
+	if bin, err = filepath.Abs(bin); err != nil {
+		return nil, err
 	}
 	k := &Kit{KubernetesVersion: sw.Kubernetes, EtcdVersion: sw.Etcd, KubernetesMinor: k8s, EtcdMinor: etcd}
 	for _, b := range []struct {
@@ -187,6 +192,44 @@ func Install(h *host.Host, k *Kit, self string, names map[string]netip.Addr) err
 		}
 	}
 	return nil
+}
+
+// SSH makes h reachable over SSH as root, as a freshly installed Debian
+// server with openssh-server is, for a transport that logs in (Ansible):
+// Debian's ssh.service enabled, a host key of its own (the machine's
+// packages were installed once, for every host; a real machine generates
+// its keys at installation), and the operator's key authorized for root.
+// It returns the host's public key, for the operator's known_hosts.
+func SSH(h *host.Host, operatorKey []byte) (hostKey []byte, err error) {
+	a := h.Agent
+	const key = "/etc/ssh/ssh_host_ed25519_key"
+	r, err := a.Sh("install -d -m 0700 /root/.ssh && rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub && ssh-keygen -q -t ed25519 -N '' -C root@"+h.Name+" -f "+key, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if r.Code != 0 {
+		return nil, fmt.Errorf("%s: ssh-keygen: %s", h.Name, r.Stderr)
+	}
+	files := []agent.FileArgs{
+		// The one host key it has (sshd would look for RSA and ECDSA
+		// keys too, and complain).
+		{Path: "/etc/ssh/sshd_config.d/host-key.conf", Data: []byte("HostKey " + key + "\n"), Mode: 0o644},
+		{Path: "/root/.ssh/authorized_keys", Data: operatorKey, Mode: 0o600},
+		{Path: wantsDir + "/ssh.service", Symlink: "/lib/systemd/system/ssh.service"},
+	}
+	for _, f := range files {
+		if err := a.WriteFile(f); err != nil {
+			return nil, err
+		}
+	}
+	pub, ok, err := a.ReadFile(key + ".pub")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: ssh-keygen wrote no %s.pub", h.Name, key)
+	}
+	return pub, nil
 }
 
 func unitPath(u string) string {
