@@ -147,7 +147,10 @@ func matches(name string, patterns []string) bool {
 
 // listUnits prints the units the manager has loaded, as systemctl
 // list-units does: with --all also the inactive ones; "●" first on a unit
-// that did not load or failed.
+// that did not load or failed. systemd has loaded, at boot, nearly every
+// unit on its search path (every one a target pulls in); the stand-in
+// loads a unit when it is first referenced, so with --all it lists every
+// service unit file too (templates aside), as a booted systemd would.
 func (s *systemd) listUnits(patterns []string, q query, out, errb *bytes.Buffer) int {
 	var rows [][]string
 	if q.wantsServices() {
@@ -157,6 +160,13 @@ func (s *systemd) listUnits(patterns []string, q query, out, errb *bytes.Buffer)
 			names = append(names, n)
 		}
 		s.mu.Unlock()
+		if q.all {
+			for _, n := range unitFiles(patterns) {
+				if !strings.HasSuffix(n, "@.service") && !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+		}
 		slices.Sort(names)
 		for _, n := range names {
 			if !matches(n, patterns) {
@@ -183,28 +193,35 @@ func (s *systemd) listUnits(patterns []string, q query, out, errb *bytes.Buffer)
 	return 0
 }
 
+// unitFiles are the names of the service unit files on the search path
+// that match the patterns, sorted.
+func unitFiles(patterns []string) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, dir := range searchPath {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			n := e.Name()
+			if !strings.HasSuffix(n, ".service") || e.IsDir() || seen[n] || !matches(n, patterns) {
+				continue
+			}
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
 // listUnitFiles prints every service unit file of the search path (the
 // first of a name wins) with its enablement state.
 func (s *systemd) listUnitFiles(patterns []string, q query, out, errb *bytes.Buffer) int {
 	var rows [][]string
 	if q.wantsServices() {
-		seen := map[string]bool{}
-		var names []string
-		for _, dir := range searchPath {
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				continue
-			}
-			for _, e := range entries {
-				n := e.Name()
-				if !strings.HasSuffix(n, ".service") || e.IsDir() || seen[n] || !matches(n, patterns) {
-					continue
-				}
-				seen[n] = true
-				names = append(names, n)
-			}
-		}
-		slices.Sort(names)
+		names := unitFiles(patterns)
 		for _, n := range names {
 			rows = append(rows, []string{n, s.unitFileState(n), "enabled"})
 		}

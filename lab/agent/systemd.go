@@ -524,6 +524,9 @@ func (s *systemd) launch(sv *service, u *unit.Unit) int {
 	if u.LimitNOFILE != nil {
 		_ = unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: u.LimitNOFILE.Soft, Max: u.LimitNOFILE.Hard}, nil)
 	}
+	if u.Nice != nil {
+		_ = unix.Setpriority(unix.PRIO_PROCESS, pid, *u.Nice)
+	}
 	sv.mainPID, sv.exited, sv.since, sv.result = pid, make(chan struct{}), now, "success"
 	if notify != nil {
 		sv.state, sv.sub, sv.ready = "activating", "start", make(chan struct{})

@@ -103,9 +103,9 @@ func (r *session) applyByAnsible(ctx context.Context, b *bundle.Bundle) error {
 		if err != nil {
 			return labError{err}
 		}
-	}
-	if rep.failed > 0 {
-		return nil
+		if rep.failed > 0 {
+			return nil // a play that did not converge is not run again
+		}
 	}
 	if err := drills(ctx, c, cl, rep); err != nil {
 		return labError{err}

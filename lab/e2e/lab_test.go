@@ -184,6 +184,31 @@ func TestExamples(t *testing.T) {
 	}
 }
 
+// TestAnsible: the stacked example brought up by its own playbook, run
+// from the operator's workstation over SSH; a second run of the whole
+// play changes nothing on any host, nor does --check --diff, neither
+// disturbs the cluster, and the drills pass after them.
+func TestAnsible(t *testing.T) {
+	out := renderExample(t, "stacked-keepalived.cue", filepath.Join(t.TempDir(), "out"))
+	report, code := labArgs(t, []string{"--transport", "ansible"}, out)
+	if code != 0 || !strings.Contains(report, "\nPASSED: ") {
+		t.Fatalf("hagen-lab exited %d; want every check and drill passed", code)
+	}
+	for name, n := range map[string]int{"playbook": 1, "playbook again": 1, "playbook --check --diff": 1,
+		"etcd": 1, "endpoint": 1, "nodes": 1, "kube-proxy": 1, "repoint kube-proxy": 1, "re-apply": 0,
+		"drill: apiserver stopped": 1, "drill: master halted": 1, "drill: master back": 1} {
+		want := fmt.Sprintf("\nok   %-28s ", name)
+		if got := strings.Count(report, want); got != n {
+			t.Errorf("the report has %d lines %q, want %d", got, want, n)
+		}
+	}
+	for _, want := range []string{"playbook again               changed=0 on every host", "playbook --check --diff      changed=0 on every host"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}
+
 // breakBundle changes host files of a rendered bundle and puts their new
 // digests into MANIFEST.json, as someone editing a bundle by hand would
 // have to for it to be laid at all.

@@ -481,3 +481,21 @@ RuntimeDirectoryMode=999
 	})
 	same(t, "an empty assignment clears the list", load(t, root, "y.service").RuntimeDirectory, []string{"z"})
 }
+
+func TestNice(t *testing.T) {
+	root := host(t, map[string]string{
+		"/etc/systemd/system/x.service":            "[Service]\nExecStart=/bin/true\nNice=10\nNice=20\n",
+		"/etc/systemd/system/x.service.d/lab.conf": "[Service]\nNice=-5\n",
+		"/etc/systemd/system/y.service":            "[Service]\nExecStart=/bin/true\n",
+	})
+	u := load(t, root, "x.service")
+	if u.Nice == nil || *u.Nice != -5 {
+		t.Errorf("Nice = %v, want -5 (the drop-in's)", u.Nice)
+	}
+	if len(u.Ignored) != 1 || !strings.Contains(u.Ignored[0].String(), "x.service:4: [Service] Nice: not a nice level") {
+		t.Errorf("Ignored = %v, want Nice=20 refused", u.Ignored)
+	}
+	if n := load(t, root, "y.service").Nice; n != nil {
+		t.Errorf("Nice unset = %d, want nil (the manager's)", *n)
+	}
+}

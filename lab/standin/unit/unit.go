@@ -74,6 +74,9 @@ type Unit struct {
 	SuccessExitStatus []int
 	SuccessSignals    []syscall.Signal
 	LimitNOFILE       *Rlimit // nil: the manager's default
+	// Nice is the processes' scheduling priority, -20 to 19; nil: the
+	// manager's (0).
+	Nice *int
 	// WorkingDirectory is "" for the manager's (/) and "~" for the home of
 	// User=; MissingOK is set when it was written with "-".
 	WorkingDirectory          string
@@ -356,6 +359,13 @@ func (ld *loader) set(a assignment) error {
 			return nil
 		}
 		u.LimitNOFILE = r
+	case "Service.Nice":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < -20 || n > 19 {
+			ld.invalid(a, "not a nice level (-20 to 19)")
+			return nil
+		}
+		u.Nice = &n
 	case "Service.WorkingDirectory":
 		return ld.workingDirectory(a)
 	case "Service.User", "Service.Group":
@@ -445,7 +455,7 @@ func sandboxing(k string) bool {
 }
 
 func resourceControl(k string) bool {
-	for _, p := range []string{"CPU", "Memory", "IO", "BlockIO", "Tasks", "IP", "Device", "Delegate", "Slice", "ManagedOOM", "AllowedCPUs", "AllowedMemoryNodes", "StartupCPU", "StartupIO", "StartupBlockIO", "StartupAllowed", "DefaultMemory", "DisableControllers", "SocketBind", "BPFProgram", "RestrictNetworkInterfaces", "Nice", "OOMScoreAdjust", "Limit"} {
+	for _, p := range []string{"CPU", "Memory", "IO", "BlockIO", "Tasks", "IP", "Device", "Delegate", "Slice", "ManagedOOM", "AllowedCPUs", "AllowedMemoryNodes", "StartupCPU", "StartupIO", "StartupBlockIO", "StartupAllowed", "DefaultMemory", "DisableControllers", "SocketBind", "BPFProgram", "RestrictNetworkInterfaces", "OOMScoreAdjust", "Limit"} {
 		if strings.HasPrefix(k, p) {
 			return true
 		}
