@@ -216,6 +216,11 @@ func SSH(h *host.Host, operatorKey []byte) (hostKey []byte, err error) {
 		{Path: "/etc/ssh/sshd_config.d/host-key.conf", Data: []byte("HostKey " + key + "\n"), Mode: 0o644},
 		{Path: "/root/.ssh/authorized_keys", Data: operatorKey, Mode: 0o600},
 		{Path: wantsDir + "/ssh.service", Symlink: "/lib/systemd/system/ssh.service"},
+		// The lab's own: every host and the operator's workstation
+		// share the lab machine's cores, so what a transport runs over
+		// SSH (Ansible's modules) yields to the control plane, as it
+		// would not need to on machines of their own.
+		{Path: "/etc/systemd/system/ssh.service.d/hagen-lab-nice.conf", Data: []byte("[Service]\nNice=10\n"), Mode: 0o644},
 	}
 	for _, f := range files {
 		if err := a.WriteFile(f); err != nil {
