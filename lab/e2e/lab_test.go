@@ -554,3 +554,34 @@ func TestBrokenChange(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenAnsible: a playbook whose task claims a change on every run
+// (changed_when: true where hagen's script prints what it changed) must
+// fail the second run, naming the task and host. The seed post's one
+// master and a worker behind the lab's load balancer keep it short, and
+// put an operator action (the load balancer) before the play.
+func TestBrokenAnsible(t *testing.T) {
+	out := renderCluster(t, "broken ansible", "grow/1-one-master.cue", filepath.Join(t.TempDir(), "out"), growOne...)
+	site := filepath.Join(out, "ansible", "site.yml")
+	data, err := os.ReadFile(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const reads = "changed_when: hagen_step_out.stdout_lines | select('match', 'changed:') | list | length > 0"
+	if !bytes.Contains(data, []byte(reads)) {
+		t.Fatalf("%s has no %q", site, reads)
+	}
+	// The first is hagen-bootstrap-token's, on master-b.
+	if err := os.WriteFile(site, bytes.Replace(data, []byte(reads), []byte("changed_when: true"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	report, code := labArgs(t, []string{"--transport", "ansible"}, out)
+	if code != 1 {
+		t.Errorf("hagen-lab exited %d on a playbook that does not converge, want 1 (a check failed)", code)
+	}
+	for _, w := range []string{"\nok   playbook ", "\nFAIL playbook again ", "did not converge: master-b changed=1; changed: Run hagen-bootstrap-token on master-b"} {
+		if !strings.Contains(report, w) {
+			t.Errorf("the report does not name the fault: no %q", w)
+		}
+	}
+}
