@@ -303,7 +303,7 @@ func drills(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *rep
 // step must succeed, and no static pod, kubelet or service may be
 // disrupted, nor a client see an error.
 func reapply(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *report, log io.Writer, watch func(context.Context, hb.Step) error) error {
-	return undisturbed(ctx, c, cl, rep, "re-apply", func() (string, error) {
+	return undisturbed(ctx, c, cl, rep, "re-apply", true, func() (string, error) {
 		r := &apply.Runner{Bundle: c.Bundle, Hosts: c.ApplyHosts(), Operator: c, Timeouts: apply.DefaultTimeouts, Log: log, Watch: watch}
 		steps, err := r.Run(ctx)
 		noteSkipped(rep, "re-apply", steps)
@@ -314,9 +314,10 @@ func reapply(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *re
 
 // undisturbed runs what a transport does on a live cluster (run) with a
 // prober on the endpoint, and reports it under name: run must succeed,
-// no service's or static pod's process may change, and no request may
-// fail meanwhile.
-func undisturbed(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *report, name string, run func() (string, error)) error {
+// no service's or static pod's process may change, and, when
+// judgeClients, no request may fail meanwhile (otherwise the prober's
+// figures are reported, not judged).
+func undisturbed(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep *report, name string, judgeClients bool, run func() (string, error)) error {
 	hc, err := cl.HTTP(time.Second)
 	if err != nil {
 		return err
@@ -349,10 +350,14 @@ func undisturbed(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep
 	switch {
 	case len(changed) > 0:
 		rerr = fmt.Errorf("%s disrupted %s", name, strings.Join(changed, ", "))
-	case out.Failed > 0:
+	case out.Failed > 0 && judgeClients:
 		rerr = fmt.Errorf("clients saw errors during %s: %s", name, out)
 	}
-	rep.result(name, fmt.Sprintf("%s; %d processes undisturbed; %s", what, len(before), out), time.Since(t0), rerr)
+	clients := out.String()
+	if !judgeClients {
+		clients = "endpoint while it ran (not judged, see docs/LAB.md): " + clients
+	}
+	rep.result(name, fmt.Sprintf("%s; %d processes undisturbed; %s", what, len(before), clients), time.Since(t0), rerr)
 	return nil
 }
 
