@@ -34,6 +34,10 @@ type Config struct {
 	State string
 	// Sysctls are written in the host's network namespace at boot.
 	Sysctls map[string]string
+	// Installing is the boot that installs the machine: none of the
+	// units its disk has enabled starts (the lab machine's own, which
+	// the install then clears, never run on a fresh node).
+	Installing bool
 }
 
 // Socket is the agent socket's path below a host's state directory.

@@ -198,7 +198,9 @@ func serve(cfg Config) error {
 	// As on a machine coming up: runtime directories, then the units
 	// enabled for boot.
 	createRuntimeDirs()
-	go a.systemd.bootUp()
+	if !cfg.Installing {
+		go a.systemd.bootUp()
+	}
 	for {
 		c, err := l.Accept()
 		if err != nil {

@@ -241,7 +241,7 @@ func (c *Cluster) Machines() []*host.Host {
 // freshly installed node: its enabled units running (the kubelet waiting
 // for kubeadm).
 func (c *Cluster) provision(h *host.Host) error {
-	if err := h.Boot(Sysctls); err != nil {
+	if err := h.BootToInstall(Sysctls); err != nil {
 		return err
 	}
 	if err := machine.Install(h, c.Kit, c.self, c.Names); err != nil {

@@ -234,8 +234,14 @@ func (h *Host) Dialer(resolve func(string) (netip.Addr, bool)) *netns.Dialer {
 // Boot starts the host's agent, which mounts its filesystem, sets its
 // hostname and starts the units enabled for boot, and waits for it to
 // answer.
-func (h *Host) Boot(sysctls map[string]string) error {
-	cfg, err := json.Marshal(agent.Config{Host: h.Name, State: h.State, Sysctls: sysctls})
+func (h *Host) Boot(sysctls map[string]string) error { return h.boot(sysctls, false) }
+
+// BootToInstall boots the machine to install it: nothing enabled on its
+// disk starts.
+func (h *Host) BootToInstall(sysctls map[string]string) error { return h.boot(sysctls, true) }
+
+func (h *Host) boot(sysctls map[string]string, installing bool) error {
+	cfg, err := json.Marshal(agent.Config{Host: h.Name, State: h.State, Sysctls: sysctls, Installing: installing})
 	if err != nil {
 		return err
 	}
