@@ -21,7 +21,7 @@ import (
 	"github.com/hagen/hagen/lab/host"
 )
 
-const usage = `usage: hagen-lab [--keep] [--bin DIR] [--timeout D] [-v] [--drill-last] [--replace HOST] BUNDLE...
+const usage = `usage: hagen-lab [--keep] [--bin DIR] [--timeout D] [-v] [--drill-last] [--replace HOST] [--transport steps|ansible] BUNDLE...
 
 Brings the first rendered bundle up as a highly available control plane on
 this machine (one network, mount, UTS and PID namespace per host, as root),
@@ -32,6 +32,9 @@ same cluster: its files are laid over the live one, its steps run (a
 change of membership among them), and the checks and drills run again.
 --replace HOST then replaces a master or etcd member of the last bundle by
 a wiped machine with the bundle's own procedure, and checks again.
+With --transport ansible, the operator's workstation brings the one
+bundle up with its own playbook over SSH, runs it again (every host must
+report changed=0) and with --check --diff, before the drills.
 
 Exit status: 0 every check passed, 1 a check failed (the bundle is wrong),
 2 usage, 3 the lab could not run. Everything the lab made (namespaces,
