@@ -64,16 +64,9 @@ func (r *session) applyByAnsible(ctx context.Context, b *bundle.Bundle) error {
 			return labError{err}
 		}
 	}
-	for _, n := range c.Notes {
-		rep.note(n)
-	}
-	c.Notes = nil
-	cl, err := upChecks(ctx, c, rep, true)
+	cl, err := r.checked(ctx, true)
 	if err != nil {
-		return labError{err}
-	}
-	if err := r.data(ctx, cl, true); err != nil {
-		return labError{err}
+		return err
 	}
 	if rep.failed > 0 {
 		return nil

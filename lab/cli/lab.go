@@ -16,6 +16,7 @@ import (
 
 	"github.com/hagen/hagen/lab/apply"
 	"github.com/hagen/hagen/lab/bundle"
+	"github.com/hagen/hagen/lab/check"
 	"github.com/hagen/hagen/lab/cluster"
 	"github.com/hagen/hagen/lab/drill"
 	"github.com/hagen/hagen/lab/host"
@@ -293,16 +294,9 @@ func (r *session) applyBundle(ctx context.Context, b *bundle.Bundle, first, last
 	if err := c.Retire(); err != nil {
 		return labError{err}
 	}
-	for _, n := range c.Notes {
-		rep.note(n)
-	}
-	c.Notes = nil
-	cl, err := upChecks(ctx, c, rep, true)
+	cl, err := r.checked(ctx, first)
 	if err != nil {
-		return labError{err}
-	}
-	if err := r.data(ctx, cl, first); err != nil {
-		return labError{err}
+		return err
 	}
 	if rep.failed > 0 {
 		return nil // a cluster that is not up is not drilled
@@ -316,6 +310,23 @@ func (r *session) applyBundle(ctx context.Context, b *bundle.Bundle, first, last
 		return nil
 	}
 	return reapply(ctx, c, cl, rep, r.log, r.watch().step)
+}
+
+// checked reports the lab's notes, then checks the cluster and the data
+// written after the first bundle (read back after every later one).
+func (r *session) checked(ctx context.Context, first bool) (*check.Clients, error) {
+	for _, n := range r.c.Notes {
+		r.rep.note(n)
+	}
+	r.c.Notes = nil
+	cl, err := upChecks(ctx, r.c, r.rep, true)
+	if err != nil {
+		return nil, labError{err}
+	}
+	if err := r.data(ctx, cl, first); err != nil {
+		return nil, labError{err}
+	}
+	return cl, nil
 }
 
 // preconditions: the lab runs as root on Linux with ip(8) and the tools
