@@ -15,19 +15,20 @@ import (
 	"time"
 
 	"github.com/hagen/hagen/lab/agent"
+	"github.com/hagen/hagen/lab/machine"
 )
 
 // Env is the controller's configuration, as environment variables (the
 // bundle ships no ansible.cfg): root on every host with the operator's
-// key, host keys checked against known_hosts, Python 3 where Debian puts
-// it, pipelining (one SSH round trip per task), one multiplexed SSH
+// key, host keys checked against known_hosts, Debian's Python 3 at the
+// lowest priority (machine.PlayPython), pipelining (one SSH round trip per task), one multiplexed SSH
 // connection per host without compression (a LAN), files sent through
 // that connection rather than a separate sftp.
 var Env = []string{
 	"HOME=/root",
 	"ANSIBLE_REMOTE_USER=root",
 	"ANSIBLE_HOST_KEY_CHECKING=True",
-	"ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3",
+	"ANSIBLE_PYTHON_INTERPRETER=" + machine.PlayPython,
 	"ANSIBLE_PIPELINING=True",
 	"ANSIBLE_SSH_ARGS=-o ControlMaster=auto -o ControlPersist=300s",
 	"ANSIBLE_SSH_TRANSFER_METHOD=piped",
@@ -58,8 +59,8 @@ type Recap struct {
 // operator's workstation, with the extra arguments (--check --diff).
 func Run(op *agent.Client, bundleDir string, timeout time.Duration, extra ...string) (*Play, error) {
 	dir := filepath.Join(bundleDir, "ansible")
-	// At a lower priority: the workstation shares the lab machine's
-	// cores with the cluster (see machine.SSH).
+	// At a lower priority than the cluster, whose session it shares on
+	// the operator's workstation (see machine.PlayPython).
 	argv := append([]string{"/usr/bin/nice", "-n", "10", "/usr/bin/ansible-playbook", "-i", filepath.Join(dir, "inventory.yml"), filepath.Join(dir, "site.yml"), "-e", "hagen_operator_confirmed=true"}, extra...)
 	start := time.Now()
 	r, err := op.Exec(agent.ExecArgs{Argv: argv, Env: Env, Timeout: timeout})

@@ -85,7 +85,11 @@ func minorOf(v string) (string, error) {
 const (
 	// RealKubeadm is the real kubeadm that the /usr/bin/kubeadm shim runs.
 	RealKubeadm = "/usr/lib/hagen-lab/kubeadm"
-	imagesDir   = "/usr/lib/hagen-lab/images"
+	// PlayPython is the Python the lab's Ansible runs modules with
+	// (ansible_python_interpreter): /usr/bin/python3 in a session that
+	// yields the CPU (playPython).
+	PlayPython = "/usr/lib/hagen-lab/python3"
+	imagesDir  = "/usr/lib/hagen-lab/images"
 )
 
 // The kubelet package's files, as pkgs.k8s.io's deb installs them
@@ -123,6 +127,20 @@ ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELE
 	kubeletDefaults = "KUBELET_EXTRA_ARGS=\n"
 )
 
+// playPython runs a module at the lowest priority a session can have.
+// Every host and the workstation share the lab machine's cores, and the
+// kernel gives each session (sshd makes one per command) an equal share
+// (sched_autogroup), whatever its processes' nice: six modules at once
+// would weigh six times the whole cluster, which all runs in the lab's
+// one session, and starve it as machines of their own never are. With
+// the session's autogroup at nice 19, a module gets what the cluster
+// leaves.
+const playPython = `#!/bin/sh
+# hagen-lab: Ansible's modules yield to the control plane (see lab/machine).
+echo 19 > /proc/self/autogroup 2>/dev/null
+exec /usr/bin/python3 "$@"
+`
+
 // wantsDir holds the units a machine starts at boot.
 const wantsDir = "/etc/systemd/system/multi-user.target.wants"
 
@@ -157,6 +175,7 @@ func Install(h *host.Host, k *Kit, self string, names map[string]netip.Addr) err
 		{Path: "/usr/lib/systemd/system/kubelet.service", Data: []byte(kubeletService), Mode: 0o644},
 		{Path: "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", Data: []byte(kubeadmDropIn), Mode: 0o644},
 		{Path: "/etc/default/kubelet", Data: []byte(kubeletDefaults), Mode: 0o644},
+		{Path: PlayPython, Data: []byte(playPython), Mode: 0o755},
 		{Path: "/etc/kubernetes/manifests/.kubelet-keep", Mode: 0o644},
 		{Path: "/var/lib/kubelet/.kubelet-keep", Mode: 0o644},
 		{Path: "/etc/hosts", Data: HostsFile(names), Mode: 0o644},
@@ -216,11 +235,6 @@ func SSH(h *host.Host, operatorKey []byte) (hostKey []byte, err error) {
 		{Path: "/etc/ssh/sshd_config.d/host-key.conf", Data: []byte("HostKey " + key + "\n"), Mode: 0o644},
 		{Path: "/root/.ssh/authorized_keys", Data: operatorKey, Mode: 0o600},
 		{Path: wantsDir + "/ssh.service", Symlink: "/lib/systemd/system/ssh.service"},
-		// The lab's own: every host and the operator's workstation
-		// share the lab machine's cores, so what a transport runs over
-		// SSH (Ansible's modules) yields to the control plane, as it
-		// would not need to on machines of their own.
-		{Path: "/etc/systemd/system/ssh.service.d/hagen-lab-nice.conf", Data: []byte("[Service]\nNice=10\n"), Mode: 0o644},
 	}
 	for _, f := range files {
 		if err := a.WriteFile(f); err != nil {
