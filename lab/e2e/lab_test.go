@@ -126,7 +126,8 @@ func labArgs(t *testing.T, flags []string, bundles ...string) (string, int) {
 	if bin == "" {
 		t.Fatal("HAGEN_TOOLS_BIN is not set: make lab sets it")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	// A bound past every hagen-lab --timeout below (it cleans up first).
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, labBinary, append(append([]string{"--bin", bin, "--timeout", "20m"}, flags...), bundles...)...)
 	var out bytes.Buffer
@@ -191,7 +192,8 @@ func TestExamples(t *testing.T) {
 // disturbs the cluster, and the drills pass after them.
 func TestAnsible(t *testing.T) {
 	out := renderExample(t, "stacked-keepalived.cue", filepath.Join(t.TempDir(), "out"))
-	report, code := labArgs(t, []string{"--transport", "ansible"}, out)
+	// Three plays and the drills: 17 min on the 2-core CI machine.
+	report, code := labArgs(t, []string{"--transport", "ansible", "--timeout", "35m"}, out)
 	if code != 0 || !strings.Contains(report, "\nPASSED: ") {
 		t.Fatalf("hagen-lab exited %d; want every check and drill passed", code)
 	}
