@@ -114,26 +114,21 @@ func Parse(out string) (map[string]Recap, []string) {
 	return recap, changes
 }
 
+// fields are the recap's counters by the names ansible-playbook prints.
+func (r *Recap) fields() map[string]*int {
+	return map[string]*int{
+		"ok": &r.OK, "changed": &r.Changed, "unreachable": &r.Unreachable, "failed": &r.Failed,
+		"skipped": &r.Skipped, "rescued": &r.Rescued, "ignored": &r.Ignored,
+	}
+}
+
 func parseCounts(s string) Recap {
 	var r Recap
+	fields := r.fields()
 	for _, kv := range strings.Fields(s) {
 		k, v, _ := strings.Cut(kv, "=")
-		n, _ := strconv.Atoi(v)
-		switch k {
-		case "ok":
-			r.OK = n
-		case "changed":
-			r.Changed = n
-		case "unreachable":
-			r.Unreachable = n
-		case "failed":
-			r.Failed = n
-		case "skipped":
-			r.Skipped = n
-		case "rescued":
-			r.Rescued = n
-		case "ignored":
-			r.Ignored = n
+		if f, ok := fields[k]; ok {
+			*f, _ = strconv.Atoi(v)
 		}
 	}
 	return r
@@ -142,14 +137,11 @@ func parseCounts(s string) Recap {
 // Totals adds up the recap.
 func (p *Play) Totals() Recap {
 	var t Recap
+	sum := t.fields()
 	for _, r := range p.Recap {
-		t.OK += r.OK
-		t.Changed += r.Changed
-		t.Unreachable += r.Unreachable
-		t.Failed += r.Failed
-		t.Skipped += r.Skipped
-		t.Rescued += r.Rescued
-		t.Ignored += r.Ignored
+		for k, n := range r.fields() {
+			*sum[k] += *n
+		}
 	}
 	return t
 }
