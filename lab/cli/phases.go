@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -332,6 +333,10 @@ func undisturbed(ctx context.Context, c *cluster.Cluster, cl *check.Clients, rep
 	what, err := run()
 	out := p.WaitRecovered(ctx, t0, 3*time.Second, time.Minute)
 	p.Stop()
+	var le labError
+	if errors.As(err, &le) {
+		return le // the lab could not run it: not a finding about the bundle
+	}
 	if err != nil {
 		rep.result(name, what, time.Since(t0), err)
 		return nil
